@@ -1,0 +1,12 @@
+export { crc32c } from "./checksum.js";
+export { LanceError, isLanceError, type LanceErrorCode } from "./errors.js";
+export * from "./format.js";
+export * from "./naming.js";
+export * from "./layout.js";
+export { writeFileAtomic, fsyncDir } from "./atomic-file.js";
+export * from "./metadata.js";
+export { nowNs } from "./clock.js";
+export { bufferSource, FileSource, type ByteSource } from "./byte-source.js";
+export * from "./scanner.js";
+export * from "./writer.js";
+export * from "./reader.js";
