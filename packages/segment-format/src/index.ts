@@ -10,3 +10,4 @@ export { bufferSource, FileSource, type ByteSource } from "./byte-source.js";
 export * from "./scanner.js";
 export * from "./writer.js";
 export * from "./reader.js";
+export * from "./repair.js";
