@@ -1,5 +1,7 @@
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { LanceError } from "./errors.js";
+import { SEGMENT_EXT, compareSegmentNames, parseSegmentName, type SegmentName } from "./naming.js";
 
 /** Directory layout of a data dir (design.md D2). */
 export function segmentsDir(dataDir: string): string {
@@ -34,4 +36,18 @@ export function topicNameProblem(name: string): string | null {
 export function assertTopicName(name: string): void {
   const problem = topicNameProblem(name);
   if (problem) throw new LanceError("LNC_BAD_ARGUMENT", problem);
+}
+
+/** The segment files of a topic directory in log order, plus `.lnc` files whose names do not parse. */
+export function listTopicSegments(dir: string): { segments: SegmentName[]; strays: string[] } {
+  const segments: SegmentName[] = [];
+  const strays: string[] = [];
+  for (const file of readdirSync(dir)) {
+    if (!file.endsWith(SEGMENT_EXT)) continue;
+    const name = parseSegmentName(file);
+    if (name) segments.push(name);
+    else strays.push(file);
+  }
+  segments.sort(compareSegmentNames);
+  return { segments, strays };
 }

@@ -90,8 +90,8 @@ export interface ScanOptions {
   /** Base offset to assume when the header is unreadable (e.g. from the file name). */
   baseOffset?: number;
   maxBatchPayload?: number;
-  /** Called for every valid batch, in file order. */
-  onBatch?: (batch: BatchInfo) => void;
+  /** Called for every valid batch, in file order; `inPrefix` is false once damage was seen. */
+  onBatch?: (batch: BatchInfo, inPrefix: boolean) => void;
   /** Called as the scan advances, with the byte position reached. */
   onProgress?: (position: number, fileSize: number) => void;
 }
@@ -284,7 +284,7 @@ export function scanSource(src: ByteSource, options: ScanOptions = {}): SegmentS
       scan.prefixNextOffset = batch.nextOffset;
       scan.validPrefixBytes = pos + size;
     }
-    options.onBatch?.(batch);
+    options.onBatch?.(batch, inPrefix);
     pos += size;
     if (options.onProgress && pos >= nextProgress) {
       options.onProgress(pos, src.size);
