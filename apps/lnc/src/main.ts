@@ -1,1 +1,94 @@
-export {};
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from "commander";
+import {
+  EXIT_USAGE,
+  processIO,
+  runInspectIndex,
+  runListTopicsOffline,
+  runRebuildIndex,
+  runRepairSegment,
+  runScan,
+  runVerifyData,
+} from "@lance/cli";
+
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+/** Runs a command body; typed errors become one clear line on stderr and exit code 2. */
+function action<T>(body: (opts: T) => number | Promise<number>): (opts: T) => Promise<void> {
+  return async (opts) => {
+    try {
+      process.exitCode = await body(opts);
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      processIO.err(`Error: ${e.message ?? String(err)}${e.code ? ` [${e.code}]` : ""}`);
+      process.exitCode = EXIT_USAGE;
+    }
+  };
+}
+
+const program = new Command()
+  .name("lnc")
+  .description("LANCE operator CLI: offline data tools (scan, verify, repair, indexes, topics)")
+  .version("0.1.0")
+  .showHelpAfterError()
+  .addHelpText(
+    "after",
+    "\nExit codes: 0 ok, 1 a problem was found in the data (or a repair was refused), 2 the command could not run.",
+  );
+
+program
+  .command("scan")
+  .description("list the batches of a segment file with their CRC status, record count and offset range")
+  .requiredOption("-p, --path <file>", "segment file (.lnc)")
+  .option("-l, --limit <n>", "batches to list (0 = all)", nonNegativeInt, 20)
+  .option("--json", "machine-readable output")
+  .action(action((o: { path: string; limit: number; json?: boolean }) => runScan(o, processIO)));
+
+program
+  .command("verify-data")
+  .description("verify every segment (batch CRCs, offsets) and index of a topic; exit 1 on any error")
+  .requiredOption("-p, --path <data_dir>", "data directory (holds segments/)")
+  .requiredOption("-t, --topic <name>", "topic name (or numeric id)")
+  .option("--fail-fast", "stop at the first error")
+  .option("--json", "machine-readable output")
+  .action(action((o: { path: string; topic: string; failFast?: boolean; json?: boolean }) => runVerifyData(o, processIO)));
+
+program
+  .command("repair")
+  .description("repair a segment: truncate a torn or corrupt tail (the cut bytes are backed up)")
+  .requiredOption("-p, --path <path>", "segment file (.lnc)")
+  .option("--dry-run", "show what would change without changing anything")
+  .option("--skip-corrupt", "drop only damaged regions and keep valid batches after them (leaves an offset gap)")
+  .option("--truncate-at-damage", "cut everything from the first damaged byte, valid batches after it included")
+  .option("--json", "machine-readable output")
+  .action(
+    action((o: { path: string; dryRun?: boolean; skipCorrupt?: boolean; truncateAtDamage?: boolean; json?: boolean }) => runRepairSegment(o, processIO)),
+  );
+
+program
+  .command("rebuild-index")
+  .description("rebuild every segment .idx and the topic catalog index.idx from the segment files")
+  .requiredOption("-p, --path <topic_dir>", "topic directory ({data_dir}/segments/{topic})")
+  .option("--json", "machine-readable output")
+  .action(action((o: { path: string; json?: boolean }) => runRebuildIndex(o, processIO)));
+
+program
+  .command("inspect-index")
+  .description("show the entries, coverage and CRC status of a segment .idx or a topic index.idx")
+  .requiredOption("-p, --path <file>", "a {segment}.idx or a topic's index.idx")
+  .option("-l, --limit <n>", "entries to list (0 = all)", nonNegativeInt, 20)
+  .option("--json", "machine-readable output")
+  .action(action((o: { path: string; limit: number; json?: boolean }) => runInspectIndex(o, processIO)));
+
+program
+  .command("list-topics")
+  .description("list the topics of a data directory (offline)")
+  .requiredOption("-p, --path <data_dir>", "data directory (holds segments/)")
+  .option("--json", "JSON array of topics, each with a name field")
+  .action(action((o: { path: string; json?: boolean }) => runListTopicsOffline(o, processIO)));
+
+await program.parseAsync(process.argv);

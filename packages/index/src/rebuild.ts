@@ -1,6 +1,6 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { isLanceError, listTopicSegments, nowNs, scanSegmentFile, type ScanProblem, type SegmentName } from "@lance/segment-format";
+import { SEGMENT_INDEX_EXT, TOPIC_CATALOG_FILE, isLanceError, listTopicSegments, nowNs, scanSegmentFile, type ScanProblem, type SegmentName } from "@lance/segment-format";
 import { readCatalog, writeCatalog, type CatalogEntry, type CatalogGap, type CatalogSegment, type TopicCatalog } from "./catalog.js";
 import { SegmentIndexBuilder, DEFAULT_INDEX_INTERVAL_BYTES, type SegmentIndexSummary } from "./segment-index.js";
 import { catalogPath, quarantinedBases, segmentIndexPath } from "./topic-paths.js";
@@ -24,6 +24,8 @@ export interface RebuildReport {
   segments: RebuiltSegment[];
   catalog: TopicCatalog;
   gaps: CatalogGap[];
+  /** Segment indexes whose segment is gone (quarantined, deleted); removed. */
+  removedOrphans: string[];
   /** Things an operator should look at; the rebuild still completed. */
   warnings: string[];
 }
@@ -82,7 +84,18 @@ export function rebuildTopicIndexes(topicDir: string, options: RebuildOptions = 
   const catalog = assembleCatalog(topicDir, entries, inSegmentGaps, previous, warnings);
   const file = catalogPath(topicDir);
   writeCatalog(file, catalog);
-  return { topicDir, catalogFile: file, segments: rebuilt, catalog, gaps: catalog.entries.filter((e): e is CatalogGap => e.kind === "gap"), warnings };
+  const removedOrphans = removeOrphanIndexes(topicDir, new Set(segments.map((s) => s.stem)));
+  return { topicDir, catalogFile: file, segments: rebuilt, catalog, gaps: catalog.entries.filter((e): e is CatalogGap => e.kind === "gap"), removedOrphans, warnings };
+}
+
+function removeOrphanIndexes(topicDir: string, stems: Set<string>): string[] {
+  const removed: string[] = [];
+  for (const f of readdirSync(topicDir)) {
+    if (!f.endsWith(SEGMENT_INDEX_EXT) || f === TOPIC_CATALOG_FILE || stems.has(f.slice(0, -SEGMENT_INDEX_EXT.length))) continue;
+    unlinkSync(join(topicDir, f));
+    removed.push(join(topicDir, f));
+  }
+  return removed;
 }
 
 export function catalogSegmentOf(seg: SegmentName, s: SegmentIndexSummary, size: number, hasIndex: boolean): CatalogSegment {

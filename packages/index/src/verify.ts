@@ -1,6 +1,8 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  SEGMENT_INDEX_EXT,
+  TOPIC_CATALOG_FILE,
   isLanceError,
   listTopicSegments,
   readTopicMetadata,
@@ -152,6 +154,12 @@ function verifyInto(topicDir: string, options: VerifyOptions, report: VerifyRepo
       if (catalog) checkCatalogEntry(topicDir, seg, scan, builder, catalog, add);
     }
   });
+  const stems = new Set(segments.map((s) => s.stem));
+  for (const f of readdirSync(topicDir)) {
+    if (f.endsWith(SEGMENT_INDEX_EXT) && f !== TOPIC_CATALOG_FILE && !stems.has(f.slice(0, -SEGMENT_INDEX_EXT.length))) {
+      add({ severity: "warning", code: "LNC_INDEX_ORPHAN", file: join(topicDir, f), message: `index of a segment that is not here; lnc rebuild-index --path ${topicDir} removes it` });
+    }
+  }
   if (catalog) {
     const names = new Set(segments.map((s) => `${s.baseOffset}_${s.createdNs}`));
     for (const e of catalog.entries) {

@@ -31,6 +31,8 @@ export interface SegmentRepairPlan {
   droppedValidRecords: number;
   keptBatches: number;
   keptRecords: number;
+  /** First record kept (null when nothing is kept). */
+  firstOffset: number | null;
   /** One past the last record kept. */
   nextOffset: number | null;
   problems: ScanProblem[];
@@ -52,7 +54,7 @@ export function planSegmentRepair(path: string, scan: SegmentScan, mode: RepairM
   if (scan.ok) {
     return {
       ...base, action: "none", reason: "segment is intact; nothing to repair", newSize: scan.fileSize, droppedBytes: 0,
-      droppedValidBatches: 0, droppedValidRecords: 0, keptBatches: scan.batchCount, keptRecords: scan.recordCount, nextOffset: scan.nextOffset,
+      droppedValidBatches: 0, droppedValidRecords: 0, keptBatches: scan.batchCount, keptRecords: scan.recordCount, firstOffset: scan.firstOffset, nextOffset: scan.nextOffset,
     };
   }
   const headerBad = scan.header === null;
@@ -64,7 +66,7 @@ export function planSegmentRepair(path: string, scan: SegmentScan, mode: RepairM
       ...base, action: "rewrite",
       reason: `rewrite without ${scan.problems.length} damaged region(s), keeping all ${kept} valid batches${headerBad ? "; the segment header is rebuilt from the file name" : ""}`,
       newSize, droppedBytes: scan.fileSize - newSize, droppedValidBatches: 0, droppedValidRecords: 0,
-      keptBatches: kept, keptRecords: scan.recordCount, nextOffset: scan.nextOffset,
+      keptBatches: kept, keptRecords: scan.recordCount, firstOffset: scan.firstOffset, nextOffset: scan.nextOffset,
     };
   }
   if (headerBad) {
@@ -84,14 +86,14 @@ export function planSegmentRepair(path: string, scan: SegmentScan, mode: RepairM
     reason: `truncate at byte ${scan.validPrefixBytes}, the end of the last valid batch before the damage (${first.kind} at byte ${first.position})`,
     newSize: scan.validPrefixBytes, droppedBytes: scan.fileSize - scan.validPrefixBytes,
     droppedValidBatches, droppedValidRecords: scan.recordCount - scan.prefixRecordCount,
-    keptBatches: scan.prefixBatchCount, keptRecords: scan.prefixRecordCount, nextOffset: scan.prefixNextOffset,
+    keptBatches: scan.prefixBatchCount, keptRecords: scan.prefixRecordCount, firstOffset: scan.prefixBatchCount ? scan.firstOffset : null, nextOffset: scan.prefixNextOffset,
   };
 }
 
 function refuse(base: Pick<SegmentRepairPlan, "path" | "mode" | "fileSize" | "problems">, scan: SegmentScan, reason: string): SegmentRepairPlan {
   return {
     ...base, action: "refuse", reason, newSize: scan.fileSize, droppedBytes: 0, droppedValidBatches: 0, droppedValidRecords: 0,
-    keptBatches: scan.batchCount, keptRecords: scan.recordCount, nextOffset: scan.nextOffset,
+    keptBatches: scan.batchCount, keptRecords: scan.recordCount, firstOffset: scan.firstOffset, nextOffset: scan.nextOffset,
   };
 }
 

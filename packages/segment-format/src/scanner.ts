@@ -292,6 +292,11 @@ export function scanSource(src: ByteSource, options: ScanOptions = {}): SegmentS
     }
   }
   options.onProgress?.(src.size, src.size);
+  if (header === null && scan.batchCount === 0 && problems.length > 1) {
+    // No header and no batch anywhere: one finding about the whole file, not a cascade.
+    problems.splice(1);
+    problems[0]!.length = src.size;
+  }
 
   scan.ok = problems.length === 0;
   const only = problems.length === 1 ? problems[0]! : null;
