@@ -5,7 +5,7 @@ import { LanceError, crc32c, segmentFileName, writeFileAtomic } from "@lance/seg
  * The per-topic catalog `index.idx` (docs/storage-format.md): every segment of the topic with
  * its offset range, time range, size and state, plus the known offset gaps.
  */
-export const CATALOG_MAGIC = 0x544e434c; // "LNCT"
+export const CATALOG_MAGIC = 0x54434e4c; // "LNCT" as bytes
 export const CATALOG_VERSION = 1;
 export const CATALOG_HEADER_SIZE = 48;
 export const CATALOG_ENTRY_SIZE = 64;

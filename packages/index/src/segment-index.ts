@@ -5,7 +5,7 @@ import { LanceError, crc32c, writeFileAtomic, SEGMENT_HEADER_SIZE, type BatchInf
  * Per-segment sparse index `{stem}.idx` (docs/storage-format.md): a checksummed header and one
  * 24-byte entry per ~intervalBytes of segment data. Always rebuildable from the segment alone.
  */
-export const INDEX_MAGIC = 0x584e434c; // "LNCX"
+export const INDEX_MAGIC = 0x58434e4c; // "LNCX" as bytes
 export const INDEX_VERSION = 1;
 export const INDEX_HEADER_SIZE = 64;
 export const INDEX_ENTRY_SIZE = 24;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { crc32c } from "./checksum.js";
+import { crc32c, checksumBackends } from "./checksum.js";
 import { LanceError } from "./errors.js";
 import { decodeBatchHeader, decodeSegmentHeader, encodeBatch, encodeSegmentHeader, batchCrcMatches, BATCH_HEADER_SIZE } from "./format.js";
 
@@ -9,6 +9,17 @@ describe("crc32c", () => {
     expect(crc32c(Buffer.from("123456789"))).toBe(0xe3069283);
     expect(crc32c(Buffer.from("hello world"))).toBe(0xc99465aa);
     expect(crc32c(new Uint8Array(0))).toBe(0);
+  });
+  it("gives the same answer from every backend", () => {
+    const backends = [checksumBackends.wasm, ...(checksumBackends.native ? [checksumBackends.native] : [])];
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 3000 }), { maxLength: 4 }), (parts) => {
+        const want = checksumBackends.wasm(...parts);
+        for (const b of backends) expect(b(...parts)).toBe(want);
+        expect(crc32c(...parts)).toBe(want);
+      }),
+    );
+    expect(checksumBackends.wasm(Buffer.from("123456789"))).toBe(0xe3069283);
   });
   it("is the CRC of the concatenation when given parts", () => {
     fc.assert(

@@ -1,4 +1,4 @@
-export { crc32c } from "./checksum.js";
+export { crc32c, checksumBackend } from "./checksum.js";
 export { LanceError, isLanceError, type LanceErrorCode } from "./errors.js";
 export * from "./format.js";
 export * from "./naming.js";
