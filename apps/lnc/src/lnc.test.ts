@@ -154,6 +154,15 @@ describe("lnc offline tools (built binary, real files)", () => {
     expect(existsSync(victim.replace(".lnc", ".idx"))).toBe(false);
   });
 
+  it("the README's storage demo runs to a clean verify", () => {
+    const data = mkdtempSync(join(tmpdir(), "lnc-demo-"));
+    const demo = join(dirname(LNC), "..", "demo", "storage-demo.mjs");
+    const r = spawnSync(process.execPath, [demo], { encoding: "utf8", env: { ...process.env, LANCE_DATA_DIR: data } });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain("6 bytes dropped");
+    expect(r.stdout.trimEnd().split("\n").slice(-2)[0]).toBe("✓ All data verified");
+  });
+
   it("bad invocations get one clear line and exit 2", () => {
     const { data } = dataDir(2);
     const missing = lnc("verify-data", "--path", data, "--topic", "nope");

@@ -68,7 +68,7 @@ export function rebuildTopicIndexes(topicDir: string, options: RebuildOptions = 
     builder.writeTo(indexFile);
     const st = builder.state;
     if (scan.problems.length > 0) {
-      warnings.push(`${path} is damaged (${scan.problems[0]!.message}); indexed the ${st.batchCount} batches before it. Run lnc repair --path ${path}`);
+      warnings.push(`${path} is damaged at byte ${scan.problems[0]!.position} (${scan.problems[0]!.kind}: ${scan.problems[0]!.message}); indexed the ${st.batchCount} batches before it. Run lnc repair --path ${path}`);
     }
     if (scan.header && scan.header.baseOffset !== seg.baseOffset) {
       warnings.push(`${path}: header says base offset ${scan.header.baseOffset}, the file name says ${seg.baseOffset}`);

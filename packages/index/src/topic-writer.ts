@@ -73,7 +73,7 @@ export class TopicWriter {
         if (!scan.ok) {
           if (!(isLast && seg.closedNs === null && scan.damageAtTailOnly)) {
             const p = scan.problems[0]!;
-            throw new LanceError(p.code, `cannot open topic ${dir}: ${path} is damaged (${p.kind}: ${p.message}); run lnc repair --path ${path}`);
+            throw new LanceError(p.code, `cannot open topic ${dir}: ${path} is damaged at byte ${p.position} (${p.kind}: ${p.message}); run lnc repair --path ${path}`);
           }
           const fix = repairSegmentFile(path, "tail");
           log(`truncated torn tail of ${path}: ${fix.droppedBytes} bytes after byte ${fix.newSize} cut (${scan.problems[0]!.kind}); saved to ${fix.backupPath}`);

@@ -190,7 +190,7 @@ export function scanSource(src: ByteSource, options: ScanOptions = {}): SegmentS
   const problems: ScanProblem[] = [];
   const gaps: OffsetGap[] = [];
   const addProblem = (kind: ProblemKind, position: number, length: number, why: string) => {
-    problems.push({ kind, code: PROBLEM_CODES[kind], position, length, message: `byte ${position}: ${why}` });
+    problems.push({ kind, code: PROBLEM_CODES[kind], position, length, message: why });
   };
 
   let header: SegmentHeader | null = null;

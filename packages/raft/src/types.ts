@@ -1,0 +1,174 @@
+export type NodeId = number;
+
+export type Role = "follower" | "pre-candidate" | "candidate" | "leader";
+
+/** "noop" entries are appended by every new leader (Raft §5.4.2); hosts skip them when applying. */
+export type EntryType = "normal" | "noop";
+
+export interface Entry {
+  readonly index: number;
+  readonly term: number;
+  readonly type: EntryType;
+  readonly data: Uint8Array;
+}
+
+/**
+ * What must be on disk before any message of the same Ready leaves the node.
+ * `rejoining` marks a node that started from an empty disk and has not yet proven it may vote
+ * again (see docs/raft.md, "Node replacement"); it must survive a crash like term and vote.
+ */
+export interface HardState {
+  readonly term: number;
+  readonly vote: NodeId | null;
+  readonly commit: number;
+  readonly rejoining: boolean;
+}
+
+export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0, rejoining: false };
+
+export function hardStateEqual(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit && a.rejoining === b.rejoining;
+}
+
+/** A snapshot covers the applied state through `index` (whose entry had `term`); `size` is its byte length. */
+export interface SnapshotMeta {
+  readonly index: number;
+  readonly term: number;
+  readonly size: number;
+}
+
+export const EMPTY_SNAPSHOT: SnapshotMeta = { index: 0, term: 0, size: 0 };
+
+interface MessageBase {
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: number;
+}
+
+/** AppendEntries. `index`/`logTerm` describe the entry just before `entries`. */
+export interface AppendMessage extends MessageBase {
+  readonly type: "app";
+  readonly index: number;
+  readonly logTerm: number;
+  readonly entries: readonly Entry[];
+  readonly commit: number;
+}
+
+/**
+ * Reply to "app". On success `index` is the last index now known to match the leader.
+ * On reject `index` echoes the rejected prev index and (`hintIndex`, `hintTerm`) let the leader
+ * skip a whole conflicting term at once (fast backtracking).
+ */
+export interface AppendResponseMessage extends MessageBase {
+  readonly type: "appResp";
+  readonly index: number;
+  readonly reject: boolean;
+  readonly hintIndex: number;
+  readonly hintTerm: number;
+}
+
+/** Heartbeat. The follower may commit up to `commit` only if its entry there has `commitTerm`. */
+export interface HeartbeatMessage extends MessageBase {
+  readonly type: "heartbeat";
+  readonly commit: number;
+  readonly commitTerm: number;
+}
+
+export interface HeartbeatResponseMessage extends MessageBase {
+  readonly type: "heartbeatResp";
+}
+
+/** Vote or pre-vote request. For a pre-vote `term` is the term the sender would campaign in. */
+export interface VoteMessage extends MessageBase {
+  readonly type: "vote" | "preVote";
+  readonly index: number;
+  readonly logTerm: number;
+}
+
+export interface VoteResponseMessage extends MessageBase {
+  readonly type: "voteResp" | "preVoteResp";
+  readonly reject: boolean;
+}
+
+/**
+ * One chunk of InstallSnapshot: bytes [offset, offset + data.length) of the snapshot `meta`.
+ * The last chunk ends at meta.size.
+ */
+export interface SnapshotMessage extends MessageBase {
+  readonly type: "snap";
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+/** Acknowledges snapshot chunks: the receiver has staged every byte before `offset`. */
+export interface SnapshotResponseMessage extends MessageBase {
+  readonly type: "snapResp";
+  readonly snapIndex: number;
+  readonly offset: number;
+}
+
+/**
+ * Sent by a rejoining node (empty disk) to every peer; `nonce` is fresh per process start so a
+ * reply is known to describe the peer after the wipe. Carries no term semantics (term 0).
+ */
+export interface ProbeMessage extends MessageBase {
+  readonly type: "probe";
+  readonly nonce: number;
+  readonly lastIndex: number;
+}
+
+export interface ProbeResponseMessage extends MessageBase {
+  readonly type: "probeResp";
+  readonly nonce: number;
+  readonly peerTerm: number;
+  readonly peerCommit: number;
+}
+
+export type Message =
+  | AppendMessage
+  | AppendResponseMessage
+  | HeartbeatMessage
+  | HeartbeatResponseMessage
+  | VoteMessage
+  | VoteResponseMessage
+  | SnapshotMessage
+  | SnapshotResponseMessage
+  | ProbeMessage
+  | ProbeResponseMessage;
+
+export type MessageType = Message["type"];
+
+/** A snapshot chunk the host must stage (write at `offset`; offset 0 starts a new staging file). */
+export interface SnapshotChunk {
+  readonly meta: SnapshotMeta;
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+/**
+ * Work for the host. Carry it out in this order, then call advance(ready):
+ * 1. durably (fsync) stage `snapshotChunks`, install `snapshot` (if set), append `entries`
+ *    (dropping any stored suffix from the first new index on), persist `hardState` (if set);
+ * 2. send `messages`;
+ * 3. apply `committedEntries` in order.
+ */
+export interface Ready {
+  readonly hardState: HardState | null;
+  readonly entries: readonly Entry[];
+  readonly snapshotChunks: readonly SnapshotChunk[];
+  readonly snapshot: SnapshotMeta | null;
+  readonly messages: readonly Message[];
+  readonly committedEntries: readonly Entry[];
+}
+
+export interface Status {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leader: NodeId | null;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly rejoining: boolean;
+}
