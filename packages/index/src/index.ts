@@ -5,3 +5,4 @@ export * from "./rebuild.js";
 export { segmentIndexPath, catalogPath, quarantinedBases } from "./topic-paths.js";
 export * from "./verify.js";
 export * from "./topic-writer.js";
+export * from "./topic-reader.js";
