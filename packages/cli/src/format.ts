@@ -19,7 +19,8 @@ export function formatBytes(n: number): string {
 export function formatTimestamp(ns: bigint | null): string {
   if (ns === null) return "-";
   const ms = ns / 1_000_000n;
-  if (ns <= 0n || ms > 8_640_000_000_000n) return `${ns} ns`;
+  // Before 2001 or past the Date range: not a wall-clock time (a producer sent something else).
+  if (ms < 1_000_000_000_000n || ms > 8_640_000_000_000n) return `${ns} ns`;
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, 19)}.${(ns % 1_000_000_000n).toString().padStart(9, "0")}Z`;
 }
