@@ -125,7 +125,7 @@ function verifyInto(topicDir: string, options: VerifyOptions, report: VerifyRepo
 
     for (const p of scan.problems) {
       const hint = p.kind === "bad_segment_header" && p.message.includes("not a LANCE v1 segment")
-        ? " (upstream v0 data has no header: import it with lnc import-topic)"
+        ? " (upstream v0 segments have no header and cannot be read as v1 data)"
         : `; run lnc repair --path ${path}`;
       add({ severity: "error", code: p.code, file: path, position: p.position, message: `${p.kind}: ${p.message}${hint}` });
     }

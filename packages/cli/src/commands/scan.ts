@@ -77,7 +77,9 @@ export function renderScan(r: ScanReport): string {
       r.lastValidOffset === null ? "No valid batch before the damage." : `Last valid offset before the damage: ${r.lastValidOffset} (byte ${r.validPrefixBytes})`,
       r.damageAtTailOnly
         ? `The damage is at the tail: lnc repair --path ${r.path} truncates it.`
-        : `Valid batches follow the damage: lnc repair --path ${r.path} --skip-corrupt keeps them (leaves an offset gap).`,
+        : r.batchCount > r.prefixBatchCount
+          ? `Valid batches follow the damage: lnc repair --path ${r.path} --skip-corrupt keeps them (leaves an offset gap).`
+          : `No valid batch in the file: it is not a LANCE v1 segment (upstream v0 segments have no header) or it is destroyed; quarantine it (runbook 4.2).`,
     );
   }
   return lines.join("\n");
