@@ -142,31 +142,25 @@ export class SegmentIndex {
     return SegmentIndex.decode(readFileSync(path), path);
   }
 
-  /** Where to start reading for `offset`: the last entry at or before it, else the first batch. */
+  /** Where to start reading for `offset`: the last entry at or before it, else null (the first batch). */
   startForOffset(offset: number): IndexEntry | null {
-    let lo = 0;
-    let hi = this.entries.length - 1;
-    let found: IndexEntry | null = null;
-    while (lo <= hi) {
-      const mid = (lo + hi) >> 1;
-      const e = this.entries[mid]!;
-      if (e.offset <= offset) {
-        found = e;
-        lo = mid + 1;
-      } else hi = mid - 1;
-    }
-    return found;
+    return this.lastEntryWhere((e) => e.offset <= offset);
   }
 
   /** Where to start reading for `timestampNs`: the last entry whose running max is still older. */
   startForTime(timestampNs: bigint): IndexEntry | null {
+    return this.lastEntryWhere((e) => e.maxTimestampNs < timestampNs);
+  }
+
+  /** Binary search for the last entry satisfying `pred`, which must hold for a prefix of the entries. */
+  private lastEntryWhere(pred: (e: IndexEntry) => boolean): IndexEntry | null {
     let lo = 0;
     let hi = this.entries.length - 1;
     let found: IndexEntry | null = null;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
       const e = this.entries[mid]!;
-      if (e.maxTimestampNs < timestampNs) {
+      if (pred(e)) {
         found = e;
         lo = mid + 1;
       } else hi = mid - 1;
