@@ -6,7 +6,7 @@ export type RaftErrorCode =
   | "LNC_RAFT_SNAPSHOT_OUT_OF_DATE"
   | "LNC_RAFT_BAD_CONFIG"
   | "LNC_RAFT_BAD_ARGUMENT"
-  | "LNC_RAFT_NO_READY";
+  | "LNC_RAFT_READY_PENDING";
 
 export class RaftError extends Error {
   readonly code: RaftErrorCode;

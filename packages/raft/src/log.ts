@@ -15,12 +15,16 @@ export class RaftLog {
   committed: number;
   applied: number;
 
-  constructor(storage: Storage, committed: number) {
+  /** `applied`: what the host's state machine already holds (at least the snapshot). */
+  constructor(storage: Storage, committed: number, applied: number) {
     this.storage = storage;
     this.offset = storage.lastIndex() + 1;
-    const snapIndex = storage.firstIndex() - 1;
-    this.committed = Math.max(committed, snapIndex);
-    this.applied = snapIndex;
+    const floor = Math.max(storage.firstIndex() - 1, storage.snapshot().index);
+    this.committed = Math.max(committed, floor);
+    if (applied > this.committed) {
+      throw new RaftError("LNC_RAFT_BAD_CONFIG", `applied ${applied} is past the commit index ${this.committed}`);
+    }
+    this.applied = Math.max(applied, floor);
   }
 
   get pendingSnapshot(): SnapshotMeta | null {

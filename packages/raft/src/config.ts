@@ -1,0 +1,68 @@
+import { RaftError } from "./errors.js";
+import type { Storage } from "./storage.js";
+import type { NodeId } from "./types.js";
+
+export interface RaftConfig {
+  id: NodeId;
+  /** Every voter of the group, this node included. Static: the same list on every node. */
+  voters: readonly NodeId[];
+  storage: Storage;
+  /**
+   * Seeds the randomized election timeout and the rejoin nonce. Must differ between process
+   * starts of the same node (e.g. from crypto.randomInt) so a rejoin probe cannot be confused
+   * with one from a previous life; a simulator passes it from its own seeded RNG.
+   */
+  seed: number;
+  /** Base election timeout in ticks; the effective one is random in [electionTick, 2*electionTick). Default 15. */
+  electionTick?: number;
+  /** Leader heartbeat period in ticks. Default 5. Must be less than electionTick. */
+  heartbeatTick?: number;
+  /**
+   * Highest index the host's state machine already reflects durably (so committed entries up to
+   * it are not handed out again after a restart). Default: the storage's snapshot index.
+   */
+  applied?: number;
+  preVote?: boolean;
+  checkQuorum?: boolean;
+  /** Entries per append message. Default 64. */
+  maxEntriesPerMsg?: number;
+  /** Unacknowledged appends per follower in replicate state. Default 64. */
+  maxInflightMsgs?: number;
+  /** Bytes per InstallSnapshot chunk. Default 1 MiB. */
+  snapshotChunkBytes?: number;
+  /** Unacknowledged snapshot chunks per follower. Default 4. */
+  maxSnapshotChunksInflight?: number;
+}
+
+export type ResolvedConfig = Required<RaftConfig>;
+
+export const DEFAULT_ELECTION_TICK = 15;
+export const DEFAULT_HEARTBEAT_TICK = 5;
+
+export function resolveConfig(c: RaftConfig): ResolvedConfig {
+  const r: ResolvedConfig = {
+    electionTick: DEFAULT_ELECTION_TICK,
+    heartbeatTick: DEFAULT_HEARTBEAT_TICK,
+    applied: 0,
+    preVote: true,
+    checkQuorum: true,
+    maxEntriesPerMsg: 64,
+    maxInflightMsgs: 64,
+    snapshotChunkBytes: 1024 * 1024,
+    maxSnapshotChunksInflight: 4,
+    ...stripUndefined(c),
+  } as ResolvedConfig;
+  if (!r.voters.includes(r.id)) throw new RaftError("LNC_RAFT_BAD_CONFIG", `node ${r.id} is not among the voters ${r.voters.join(",")}`);
+  if (new Set(r.voters).size !== r.voters.length) throw new RaftError("LNC_RAFT_BAD_CONFIG", "duplicate voter ids");
+  if (!(r.heartbeatTick >= 1 && r.electionTick > r.heartbeatTick)) {
+    throw new RaftError("LNC_RAFT_BAD_CONFIG", `need 1 <= heartbeatTick (${r.heartbeatTick}) < electionTick (${r.electionTick})`);
+  }
+  for (const k of ["maxEntriesPerMsg", "maxInflightMsgs", "snapshotChunkBytes", "maxSnapshotChunksInflight"] as const) {
+    if (!(Number.isInteger(r[k]) && r[k] >= 1)) throw new RaftError("LNC_RAFT_BAD_CONFIG", `${k} must be a positive integer`);
+  }
+  return r;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
