@@ -1,0 +1,18 @@
+export { Wal, type WalEntry, type ReadEntry, type WalOptions, type WalLogEvent, type RecoveryReport } from "./wal.js";
+export type { IndexRange } from "./entry-table.js";
+export { WalReplayError, repairCommand, type WalErrorCode } from "./errors.js";
+export {
+  FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
+  MAX_USER_TYPE,
+  TYPE_GAP,
+  TYPE_TRUNCATE,
+  encodeFrame,
+  encodeFileHeader,
+  decodeFileHeader,
+  frameSize,
+  maxPayloadFor,
+  type FileHeader,
+} from "./format.js";
+export { walFileName, parseWalFileName, detectWalPath, backupDirFor, WAL_FILE_EXT, HARD_STATE_FILE, CHECKPOINT_FILE } from "./paths.js";
+export { readHardState, readCheckpoint, type HardState, type Checkpoint } from "./state.js";

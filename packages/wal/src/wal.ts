@@ -1,0 +1,689 @@
+import { existsSync, mkdirSync } from "node:fs";
+import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { basename, join } from "node:path";
+import { analyzeWal, type WalAnalysis } from "./analyze.js";
+import { fsyncDirAsync, writeFileAtomicAsync } from "./atomic.js";
+import { EntryTable, HOLE, UNWRITTEN, type IndexRange } from "./entry-table.js";
+import { WalReplayError, walError } from "./errors.js";
+import {
+  FILE_HEADER_SIZE,
+  FRAME_HEADER_SIZE,
+  MAX_USER_TYPE,
+  TYPE_GAP,
+  TYPE_TRUNCATE,
+  encodeFileHeader,
+  encodeFrame,
+  encodeFrameInto,
+  frameSize,
+  maxPayloadFor,
+  parseFrameAt,
+} from "./format.js";
+import { CHECKPOINT_FILE, HARD_STATE_FILE, STAGING_COMPLETE_MARKER, repairStagingDirFor, walFileName } from "./paths.js";
+import { encodeCheckpoint, encodeHardState, readCheckpoint, readHardState, validateHardState, type Checkpoint, type HardState } from "./state.js";
+
+export interface WalEntry {
+  index: number;
+  term: number;
+  /** 0x00-0xEF; defaults to 0. */
+  type?: number;
+  payload: Uint8Array;
+}
+
+export interface ReadEntry {
+  index: number;
+  term: number;
+  type: number;
+  payload: Uint8Array;
+}
+
+export interface WalOptions {
+  /** Size of every WAL file (preallocated, recycled). Default 64 MiB. */
+  segmentSize?: number;
+  /**
+   * How long the first append of an idle log waits for company before the write goes out.
+   * 0 (default) = the next turn of the event loop. Appends that arrive while a write+fdatasync
+   * is in flight always share the next one.
+   */
+  groupCommitWindowMs?: number;
+  /** Upper bound of one group-commit write. Default 4 MiB (a larger single entry goes alone). */
+  maxBatchBytes?: number;
+  /** Recycled files kept for reuse; more are deleted. Default 2. */
+  maxSpareFiles?: number;
+  /** Receives what replay found (torn tail, holes) and file lifecycle events. */
+  logger?: (event: WalLogEvent) => void;
+}
+
+export type WalLogEvent =
+  | { event: "wal.recovered"; report: RecoveryReport }
+  | { event: "wal.torn_tail_truncated"; file: string; offset: number; bytes: number; reason: string }
+  | { event: "wal.file_created"; file: string; firstIndex: number }
+  | { event: "wal.file_recycled"; file: string; from: string; firstIndex: number }
+  | { event: "wal.file_deleted"; file: string };
+
+/** What replay found on open; the server logs it. */
+export interface RecoveryReport {
+  dir: string;
+  files: number;
+  liveFiles: number;
+  spareFiles: number;
+  entries: number;
+  firstIndex: number;
+  lastIndex: number;
+  lastTerm: number;
+  checkpoint: Checkpoint;
+  hardState: HardState;
+  /** Set when an incomplete last write was cut off. */
+  tornTail: { file: string; offset: number; bytes: number; reason: string } | null;
+  /** Index ranges missing because `lnc repair --skip-corrupt` skipped them. */
+  holes: IndexRange[];
+  durationMs: number;
+}
+
+interface LiveFile {
+  id: number;
+  path: string;
+  handle: FileHandle;
+  size: number;
+  firstIndex: number;
+  /** Highest live index stored in the file (firstIndex - 1 when none). */
+  maxIndex: number;
+}
+
+interface SpareFile {
+  path: string;
+  size: number;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface PendingRecord {
+  type: number;
+  index: number;
+  term: number;
+  payload: Uint8Array;
+  waiter: Waiter | null;
+}
+
+const DEFAULTS = {
+  segmentSize: 64 * 1024 * 1024,
+  groupCommitWindowMs: 0,
+  maxBatchBytes: 4 * 1024 * 1024,
+  maxSpareFiles: 2,
+};
+const ZERO_CHUNK = 1024 * 1024;
+
+function assertIndex(name: string, v: number): void {
+  if (!Number.isSafeInteger(v) || v < 0) throw walError("LNC_WAL_BAD_ARGUMENT", `${name} must be a non-negative safe integer, got ${v}`);
+}
+
+/**
+ * One append-only log per node (design.md D3), shaped as a Raft log store. Appends are
+ * group-committed: one write and one fdatasync for everything queued, and each append's promise
+ * resolves only after the fdatasync that covers it.
+ */
+export class Wal {
+  readonly dir: string;
+  readonly recovery: RecoveryReport;
+  private readonly opts: typeof DEFAULTS & { logger?: WalOptions["logger"] };
+  private readonly table: EntryTable;
+  private readonly liveFiles: LiveFile[];
+  private readonly spares: SpareFile[];
+  private readonly filesById = new Map<number, LiveFile>();
+  private nextFileId = 0;
+  private epoch: number;
+  private writePos: number;
+  /** Last index of the records already written (physical stream order). */
+  private physLast: number;
+  private durableLast: number;
+  private acceptedTerm: number;
+  private cp: Checkpoint;
+  private hs: HardState;
+  private readonly unwritten = new Map<number, PendingRecord>();
+  private pending: PendingRecord[] = [];
+  private flushing = false;
+  private scheduled = false;
+  private failure: unknown = null;
+  private closed = false;
+  private stateChain: Promise<void> = Promise.resolve();
+  private drainWaiters: Waiter[] = [];
+  private stats = { writes: 0, syncs: 0, records: 0, bytes: 0 };
+
+  private constructor(dir: string, opts: WalOptions, a: WalAnalysis, cp: Checkpoint, hs: HardState, handles: Map<number, FileHandle>, started: number) {
+    this.dir = dir;
+    this.opts = { ...DEFAULTS, ...opts };
+    this.cp = cp;
+    this.hs = hs;
+    this.epoch = a.maxEpoch + 1;
+
+    // The chain files hold the log when the walk reached the checkpoint; otherwise (and for
+    // every file outside the chain) the files are spares and the next append opens a new file.
+    const usable = a.chain.length > 0 && a.endFile !== null && a.chainLastIndex >= cp.index;
+    const chain = usable ? a.chain : [];
+    this.liveFiles = chain.map((i) => {
+      const f = a.files[i]!;
+      const lf: LiveFile = { id: this.nextFileId++, path: f.path, handle: handles.get(i)!, size: f.size, firstIndex: f.header!.firstIndex, maxIndex: f.header!.firstIndex - 1 };
+      this.filesById.set(lf.id, lf);
+      return lf;
+    });
+    for (const [i, h] of handles) if (!chain.includes(i)) void h.close();
+    this.spares = a.files.filter((_, i) => !chain.includes(i)).map((f) => ({ path: f.path, size: f.size }));
+
+    const firstRow = usable ? Math.min(a.entries[0]?.index ?? Infinity, a.holes[0]?.from ?? Infinity, a.chainLastIndex + 1) : a.lastIndex + 1;
+    this.table = new EntryTable(firstRow);
+    let e = 0;
+    let h = 0;
+    for (let idx = firstRow; usable && idx <= a.chainLastIndex; idx++) {
+      const entry = a.entries[e];
+      if (entry && entry.index === idx) {
+        const lf = this.liveFiles[chain.indexOf(entry.file)]!;
+        this.table.push(entry.term, entry.type, lf.id, entry.offset, entry.size);
+        lf.maxIndex = Math.max(lf.maxIndex, idx);
+        e++;
+      } else {
+        while (a.holes[h] && a.holes[h]!.to < idx) h++;
+        this.table.push(a.holes[h]?.term ?? 0, TYPE_GAP, HOLE, 0, 0);
+      }
+    }
+    this.physLast = a.lastIndex;
+    this.durableLast = a.lastIndex;
+    this.acceptedTerm = a.lastTerm;
+    const endIdx = usable ? chain.indexOf(a.endFile!) : -1;
+    this.activeIdx = endIdx;
+    this.writePos = endIdx >= 0 ? a.endOffset : 0;
+
+    this.recovery = {
+      dir,
+      files: a.files.length,
+      liveFiles: this.liveFiles.length,
+      spareFiles: this.spares.length,
+      entries: a.entries.filter((x) => x.index > cp.index).length,
+      firstIndex: this.table.base,
+      lastIndex: a.lastIndex,
+      lastTerm: this.acceptedTerm,
+      checkpoint: cp,
+      hardState: hs,
+      tornTail: a.tail && a.tail.kind === "torn" ? { file: a.tail.file, offset: a.tail.offset, bytes: a.tail.bytes, reason: a.tail.reason } : null,
+      holes: this.table.holes(),
+      durationMs: Date.now() - started,
+    };
+  }
+
+  /** Position of the file appends go to in `liveFiles`, or -1 when the next append opens a new file. */
+  private activeIdx: number;
+
+  /**
+   * Opens (creating if needed) the WAL in `dir` and replays it. A torn tail is cut off and
+   * reported; corruption followed by valid entries throws {@link WalReplayError}.
+   */
+  static async open(dir: string, options: WalOptions = {}): Promise<Wal> {
+    const started = Date.now();
+    if (!existsSync(dir)) {
+      const staging = repairStagingDirFor(dir);
+      if (existsSync(join(staging, STAGING_COMPLETE_MARKER))) {
+        throw walError("LNC_WAL_REPAIR_INCOMPLETE", `${dir} is missing but a finished repair waits in ${staging}; run: lnc repair --path ${dir}`);
+      }
+      mkdirSync(dir, { recursive: true });
+    }
+    const segmentSize = options.segmentSize ?? DEFAULTS.segmentSize;
+    if (!Number.isSafeInteger(segmentSize) || segmentSize < FILE_HEADER_SIZE + 1024 || segmentSize % 8 !== 0) {
+      throw walError("LNC_WAL_BAD_ARGUMENT", `segmentSize must be a multiple of 8 and at least ${FILE_HEADER_SIZE + 1024}`);
+    }
+    const cp = readCheckpoint(dir);
+    const hs = readHardState(dir);
+    const a = analyzeWal(dir, cp, "replay");
+    const damage = a.damages[0];
+    if (damage) throw new WalReplayError(dir, damage.file, damage.offset, damage.reason);
+    const handles = new Map<number, FileHandle>();
+    for (const i of a.chain) handles.set(i, await open(a.files[i]!.path, "r+"));
+    const wal = new Wal(dir, options, a, cp, hs, handles, started);
+    await wal.finishRecovery();
+    return wal;
+  }
+
+  private async finishRecovery(): Promise<void> {
+    const torn = this.recovery.tornTail;
+    const active = this.liveFiles[this.activeIdx];
+    if (torn && active) {
+      // Seal the torn bytes: a no-op truncation record in a newer epoch makes them stale.
+      const marker = encodeFrame({ type: TYPE_TRUNCATE, epoch: this.epoch, index: this.physLast, term: this.acceptedTerm, payload: new Uint8Array(0) });
+      await active.handle.write(marker, 0, marker.byteLength, this.writePos);
+      await active.handle.datasync();
+      this.writePos += marker.byteLength;
+      this.opts.logger?.({ event: "wal.torn_tail_truncated", ...torn });
+    }
+    await this.recycle();
+    this.recovery.spareFiles = this.spares.length;
+    this.recovery.liveFiles = this.liveFiles.length;
+    this.recovery.firstIndex = this.firstIndex();
+    this.opts.logger?.({ event: "wal.recovered", report: this.recovery });
+  }
+
+  // ---- Raft log store reads ----
+
+  /** First readable index (lastIndex + 1 when the log is empty). */
+  firstIndex(): number {
+    return this.table.base;
+  }
+
+  /** Last index appended (including appends whose fsync is still in flight). */
+  lastIndex(): number {
+    return this.table.length > 0 ? this.table.last : this.table.base - 1;
+  }
+
+  lastTerm(): number {
+    return this.acceptedTerm;
+  }
+
+  /** Last index covered by a completed fdatasync. */
+  durableIndex(): number {
+    return this.durableLast;
+  }
+
+  checkpoint(): Checkpoint {
+    return { ...this.cp };
+  }
+
+  hardState(): HardState {
+    return { ...this.hs };
+  }
+
+  /** Index ranges missing after `lnc repair --skip-corrupt`. */
+  holes(): IndexRange[] {
+    return this.table.holes();
+  }
+
+  /** Term of entry `index`; also answers for the checkpoint index (the snapshot's term). */
+  term(index: number): number {
+    if (this.table.has(index)) {
+      if (this.table.file(index) === HOLE) throw walError("LNC_WAL_GAP", `index ${index} was lost and skipped by a repair (hole)`);
+      return this.table.term(index);
+    }
+    if (index === this.cp.index && index === this.table.base - 1) return this.cp.term;
+    throw walError("LNC_WAL_OUT_OF_RANGE", `index ${index} is outside the log [${this.firstIndex()}, ${this.lastIndex()}]`);
+  }
+
+  /** Entries with index in [lo, hi), at least one when non-empty, stopping once `maxBytes` of payload is reached. */
+  async entries(lo: number, hi: number, maxBytes = Infinity): Promise<ReadEntry[]> {
+    this.assertUsable();
+    if (lo < this.firstIndex() || hi > this.lastIndex() + 1 || lo > hi) {
+      throw walError("LNC_WAL_OUT_OF_RANGE", `range [${lo}, ${hi}) is outside the log [${this.firstIndex()}, ${this.lastIndex()}]`);
+    }
+    const out: ReadEntry[] = [];
+    let bytes = 0;
+    let i = lo;
+    while (i < hi && (out.length === 0 || bytes < maxBytes)) {
+      const file = this.table.file(i);
+      if (file === HOLE) throw walError("LNC_WAL_GAP", `index ${i} was lost and skipped by a repair (hole)`);
+      if (file === UNWRITTEN) {
+        const rec = this.unwritten.get(i)!;
+        out.push({ index: i, term: rec.term, type: rec.type, payload: rec.payload });
+        bytes += rec.payload.byteLength;
+        i++;
+        continue;
+      }
+      // Coalesce a run of entries stored back to back in one file into one read.
+      let j = i;
+      let runBytes = this.table.size(i);
+      while (j + 1 < hi && this.table.file(j + 1) === file && this.table.offset(j + 1) === this.table.offset(j) + this.table.size(j) && bytes + runBytes < maxBytes) {
+        j++;
+        runBytes += this.table.size(j);
+      }
+      const lf = this.filesById.get(file);
+      if (!lf) throw walError("LNC_WAL_OUT_OF_RANGE", `index ${i} was recycled`);
+      const buf = Buffer.alloc(runBytes);
+      const start = this.table.offset(i);
+      await lf.handle.read(buf, 0, runBytes, start);
+      let at = 0;
+      for (let k = i; k <= j; k++) {
+        const p = parseFrameAt(buf, at);
+        if (p.kind !== "frame" || p.frame.index !== k) {
+          if (!this.table.has(k)) throw walError("LNC_WAL_OUT_OF_RANGE", `index ${k} was truncated or recycled while being read`);
+          throw walError("LNC_WAL_CORRUPT", `${lf.path} at byte ${start + at}: entry ${k} failed its check on read (${p.kind === "bad" ? p.reason : "not the expected frame"})`);
+        }
+        out.push({ index: k, term: p.frame.term, type: p.frame.type, payload: buf.subarray(p.frame.payloadOffset, p.frame.payloadOffset + p.frame.payloadLength) });
+        bytes += p.frame.payloadLength;
+        at += p.frame.size;
+        if (bytes >= maxBytes) break;
+      }
+      i = out[out.length - 1]!.index + 1;
+    }
+    return out;
+  }
+
+  // ---- writes ----
+
+  /**
+   * Appends entries; the first index must be lastIndex + 1, indexes consecutive, terms never
+   * decreasing. Resolves once an fdatasync covers them.
+   */
+  append(entries: WalEntry | WalEntry[]): Promise<void> {
+    const list = Array.isArray(entries) ? entries : [entries];
+    try {
+      this.assertUsable();
+      let expect = this.lastIndex() + 1;
+      let term = this.acceptedTerm;
+      const maxPayload = maxPayloadFor(this.opts.segmentSize);
+      for (const e of list) {
+        const type = e.type ?? 0;
+        if (e.index !== expect) throw walError("LNC_WAL_BAD_APPEND", `append of index ${e.index}, expected ${expect}`);
+        assertIndex("term", e.term);
+        if (e.term < term) throw walError("LNC_WAL_BAD_APPEND", `entry ${e.index} has term ${e.term} below the last term ${term}`);
+        if (!Number.isInteger(type) || type < 0 || type > MAX_USER_TYPE) throw walError("LNC_WAL_BAD_APPEND", `entry type ${type} is outside 0..${MAX_USER_TYPE}`);
+        if (e.payload.byteLength > maxPayload) {
+          throw walError("LNC_WAL_ENTRY_TOO_LARGE", `entry ${e.index} is ${e.payload.byteLength} bytes; a ${this.opts.segmentSize}-byte WAL file holds at most ${maxPayload}`);
+        }
+        expect++;
+        term = e.term;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (list.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      list.forEach((e, n) => {
+        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, waiter: n === list.length - 1 ? { resolve, reject } : null };
+        this.table.push(e.term, rec.type, UNWRITTEN, 0, 0);
+        this.unwritten.set(e.index, rec);
+        this.pending.push(rec);
+      });
+      this.acceptedTerm = list[list.length - 1]!.term;
+      this.schedule();
+    });
+  }
+
+  /**
+   * Raft conflict truncation: removes every entry from `from` on. Durable when the promise
+   * resolves (a truncation record is group-committed like an append).
+   */
+  truncateSuffix(from: number): Promise<void> {
+    try {
+      this.assertUsable();
+      assertIndex("from", from);
+      if (from <= this.cp.index) throw walError("LNC_WAL_BAD_ARGUMENT", `cannot truncate from ${from}: entries up to ${this.cp.index} are checkpointed`);
+      if (from > this.lastIndex() + 1) throw walError("LNC_WAL_OUT_OF_RANGE", `cannot truncate from ${from}: the last index is ${this.lastIndex()}`);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (from === this.lastIndex() + 1) return this.sync();
+    const k = from - 1;
+    const termK = this.table.has(k) ? this.table.term(k) : this.cp.term;
+    for (let i = from; i <= this.lastIndex(); i++) this.unwritten.delete(i);
+    this.table.truncateAfter(k);
+    this.acceptedTerm = termK;
+    for (const lf of this.liveFiles) lf.maxIndex = Math.min(lf.maxIndex, k);
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), waiter: { resolve, reject } });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything appended so far is durable. */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failedError());
+    if (this.pending.length === 0 && !this.flushing) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.drainWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Records that everything up to `index` is applied and durable elsewhere, then recycles the
+   * files that lie entirely behind it.
+   */
+  async markCheckpoint(index: number): Promise<void> {
+    this.assertUsable();
+    assertIndex("index", index);
+    if (index < this.cp.index) throw walError("LNC_WAL_BAD_ARGUMENT", `checkpoint ${index} is below the current checkpoint ${this.cp.index}`);
+    if (index > this.durableLast || index > this.lastIndex()) {
+      throw walError("LNC_WAL_OUT_OF_RANGE", `checkpoint ${index} is beyond the durable log (${Math.min(this.durableLast, this.lastIndex())})`);
+    }
+    const term = index === this.cp.index ? this.cp.term : this.table.term(index);
+    await this.serialState(async () => {
+      if (index <= this.cp.index) return;
+      await writeFileAtomicAsync(join(this.dir, CHECKPOINT_FILE), encodeCheckpoint({ index, term }));
+      this.cp = { index, term };
+      await this.recycle();
+    });
+  }
+
+  /** Persists Raft hard state (temp + fsync + rename + fsync dir) before resolving. */
+  async setHardState(s: HardState): Promise<void> {
+    this.assertUsable();
+    validateHardState(s);
+    const copy = { term: s.term, vote: s.vote, commit: s.commit };
+    await this.serialState(async () => {
+      await writeFileAtomicAsync(join(this.dir, HARD_STATE_FILE), encodeHardState(copy));
+      this.hs = copy;
+    });
+  }
+
+  /**
+   * Snapshot install: the log becomes empty with `index`/`term` as its checkpoint; the next
+   * append is `index + 1`. Old files are deleted.
+   */
+  async reset(index: number, term: number): Promise<void> {
+    this.assertUsable();
+    assertIndex("index", index);
+    assertIndex("term", term);
+    await this.sync();
+    await this.serialState(async () => {
+      await writeFileAtomicAsync(join(this.dir, CHECKPOINT_FILE), encodeCheckpoint({ index, term }));
+      this.cp = { index, term };
+      const live = this.liveFiles.splice(0);
+      for (const lf of live) await lf.handle.close();
+      for (const f of [...live, ...this.spares.splice(0)]) {
+        await unlink(f.path).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") throw err;
+        });
+        this.opts.logger?.({ event: "wal.file_deleted", file: f.path });
+      }
+      this.filesById.clear();
+      await fsyncDirAsync(this.dir);
+      this.activeIdx = -1;
+      this.unwritten.clear();
+      this.table.resetTo(index + 1);
+      this.physLast = index;
+      this.durableLast = index;
+      this.acceptedTerm = term;
+      // Create the first file now so the empty log is pinned at `index` on disk.
+      await this.openNextFile();
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (!this.failure) await this.sync().catch(() => undefined);
+    await this.stateChain.catch(() => undefined);
+    this.closed = true;
+    for (const lf of this.liveFiles) await lf.handle.close();
+  }
+
+  /** Counters for benchmarks and metrics. */
+  ioStats(): { writes: number; syncs: number; records: number; bytes: number } {
+    return { ...this.stats };
+  }
+
+  // ---- internals ----
+
+  private assertUsable(): void {
+    if (this.closed) throw walError("LNC_WAL_CLOSED", `WAL ${this.dir} is closed`);
+    if (this.failure) throw this.failedError();
+  }
+
+  private failedError(): Error {
+    return walError("LNC_WAL_FAILED", `WAL ${this.dir} failed an earlier write or fdatasync and must be reopened`, { cause: this.failure });
+  }
+
+  private serialState(fn: () => Promise<void>): Promise<void> {
+    const run = this.stateChain.then(fn);
+    this.stateChain = run.catch(() => undefined);
+    return run;
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    const go = (): void => {
+      this.scheduled = false;
+      void this.pump();
+    };
+    if (this.opts.groupCommitWindowMs > 0) setTimeout(go, this.opts.groupCommitWindowMs);
+    else setImmediate(go);
+  }
+
+  private async pump(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0 && !this.failure) await this.flushOnce();
+    } catch (err) {
+      this.fail(err);
+    } finally {
+      this.flushing = false;
+    }
+    const waiters = this.drainWaiters.splice(0);
+    for (const w of waiters) (this.failure ? w.reject(this.failedError()) : w.resolve());
+  }
+
+  private fail(err: unknown): void {
+    this.failure = err;
+    const error = this.failedError();
+    for (const rec of this.pending.splice(0)) rec.waiter?.reject(error);
+  }
+
+  /** One group commit: everything pending up to maxBatchBytes, one write and one fdatasync per file touched. */
+  private async flushOnce(): Promise<void> {
+    let take = 0;
+    let bytes = 0;
+    while (take < this.pending.length) {
+      const size = frameSize(this.pending[take]!.payload.byteLength);
+      if (take > 0 && bytes + size > this.opts.maxBatchBytes) break;
+      bytes += size;
+      take++;
+    }
+    const batch = this.pending.slice(0, take);
+    let chunk = Buffer.allocUnsafe(bytes);
+    let used = 0;
+    let chunkStart = this.writePos;
+    let chunkRecords: { rec: PendingRecord; offset: number; size: number }[] = [];
+    const writeChunk = async (): Promise<void> => {
+      if (used === 0) return;
+      const lf = this.liveFiles[this.activeIdx]!;
+      await writeFully(lf.handle, chunk.subarray(0, used), chunkStart);
+      this.stats.writes++;
+      this.stats.bytes += used;
+      for (const { rec, offset, size } of chunkRecords) {
+        if (rec.type === TYPE_TRUNCATE) continue;
+        if (this.unwritten.get(rec.index) === rec) {
+          this.unwritten.delete(rec.index);
+          this.table.locate(rec.index, lf.id, offset, size);
+        }
+        if (this.table.has(rec.index)) lf.maxIndex = Math.max(lf.maxIndex, rec.index);
+      }
+      await lf.handle.datasync();
+      this.stats.syncs++;
+      chunk = chunk.subarray(used);
+      used = 0;
+      chunkRecords = [];
+    };
+    for (const rec of batch) {
+      const size = frameSize(rec.payload.byteLength);
+      const active = this.liveFiles[this.activeIdx];
+      if (!active || this.writePos + size > active.size) {
+        await writeChunk();
+        await this.openNextFile();
+        chunkStart = this.writePos;
+      }
+      encodeFrameInto(chunk, used, { type: rec.type, epoch: this.epoch, index: rec.index, term: rec.term, payload: rec.payload });
+      chunkRecords.push({ rec, offset: this.writePos, size });
+      used += size;
+      this.writePos += size;
+      this.physLast = rec.index;
+    }
+    await writeChunk();
+    this.pending.splice(0, take);
+    this.stats.records += take;
+    this.durableLast = Math.min(this.physLast, this.lastIndex());
+    for (const rec of batch) rec.waiter?.resolve();
+  }
+
+  /** Makes a new active file whose first index is physLast + 1: a recycled spare when there is one, else a new preallocated file. */
+  private async openNextFile(): Promise<void> {
+    const firstIndex = this.physLast + 1;
+    this.epoch++;
+    const name = walFileName(firstIndex);
+    const path = join(this.dir, name);
+    const header = encodeFileHeader({ segmentSize: this.opts.segmentSize, firstIndex, epoch: this.epoch });
+    let handle: FileHandle;
+    const spareIdx = this.spares.findIndex((s) => s.size === this.opts.segmentSize);
+    if (spareIdx >= 0) {
+      const spare = this.spares.splice(spareIdx, 1)[0]!;
+      handle = await open(spare.path, "r+");
+      await writeFully(handle, header, 0);
+      await handle.datasync();
+      if (spare.path !== path) {
+        const clash = this.spares.findIndex((s) => s.path === path);
+        if (clash >= 0) this.spares.splice(clash, 1);
+        await rename(spare.path, path);
+      }
+      this.opts.logger?.({ event: "wal.file_recycled", file: path, from: basename(spare.path), firstIndex });
+    } else {
+      const tmp = join(this.dir, `.${name}.tmp`);
+      handle = await open(tmp, "w+");
+      const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, this.opts.segmentSize));
+      for (let at = 0; at < this.opts.segmentSize; at += zeros.byteLength) {
+        await writeFully(handle, zeros.subarray(0, Math.min(zeros.byteLength, this.opts.segmentSize - at)), at);
+      }
+      await writeFully(handle, header, 0);
+      await handle.sync();
+      await rename(tmp, path);
+      this.opts.logger?.({ event: "wal.file_created", file: path, firstIndex });
+    }
+    await fsyncDirAsync(this.dir);
+    const lf: LiveFile = { id: this.nextFileId++, path, handle, size: this.opts.segmentSize, firstIndex, maxIndex: firstIndex - 1 };
+    this.liveFiles.push(lf);
+    this.filesById.set(lf.id, lf);
+    this.activeIdx = this.liveFiles.length - 1;
+    this.writePos = FILE_HEADER_SIZE;
+  }
+
+  /**
+   * Moves files entirely behind the checkpoint to the spare pool (oldest first, never the
+   * active file, and only while the next file still starts at or before checkpoint + 1, so
+   * replay always finds where the log begins). Spares beyond maxSpareFiles are deleted.
+   */
+  private async recycle(): Promise<void> {
+    const c = this.cp.index;
+    while (this.liveFiles.length > 1 && this.activeIdx > 0) {
+      const head = this.liveFiles[0]!;
+      const next = this.liveFiles[1]!;
+      if (head.maxIndex > c || next.firstIndex > c + 1) break;
+      this.liveFiles.shift();
+      this.activeIdx--;
+      this.filesById.delete(head.id);
+      this.table.dropThrough(Math.min(head.maxIndex, this.lastIndex()));
+      await head.handle.close();
+      this.spares.push({ path: head.path, size: head.size });
+    }
+    let deleted = false;
+    while (this.spares.length > this.opts.maxSpareFiles) {
+      const victim = this.spares.shift()!;
+      await unlink(victim.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+      });
+      this.opts.logger?.({ event: "wal.file_deleted", file: victim.path });
+      deleted = true;
+    }
+    if (deleted) await fsyncDirAsync(this.dir);
+  }
+}
+
+async function writeFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.byteLength) {
+    const { bytesWritten } = await handle.write(buf, done, buf.byteLength - done, position + done);
+    done += bytesWritten;
+  }
+}
+
