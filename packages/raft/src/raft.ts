@@ -393,16 +393,18 @@ export class Raft {
   private handleSnapshotResponse(m: SnapshotResponseMessage, pr: Progress): void {
     const s = pr.snapshot;
     if (pr.state !== "snapshot" || s === null || m.snapIndex !== s.meta.index) return;
-    if (m.offset < s.acked) {
-      // The follower lost its staged chunks (it restarted): start over from what it has.
-      s.acked = m.offset;
-      s.sent = m.offset;
+    const offset = Math.min(m.offset, s.meta.size);
+    if (offset > s.acked) {
+      s.acked = offset;
+      s.sent = Math.max(s.sent, offset);
+      s.progressed = true;
+    } else if (s.sent > offset) {
+      // The follower is missing the chunk at `offset` (lost, reordered, or its staging was lost
+      // in a restart): go back and resend from there.
+      s.acked = offset;
+      s.sent = offset;
       s.emptySent = false;
-    } else {
-      s.acked = Math.min(m.offset, s.meta.size);
-      s.sent = Math.max(s.sent, s.acked);
     }
-    s.progressed = true;
     this.sendSnapshotChunks(m.from, pr);
   }
 

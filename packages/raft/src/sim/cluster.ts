@@ -122,6 +122,7 @@ export class SimCluster {
   /** Probability that a node crashes after persisting a Ready but before sending its messages. */
   tornReadyCrash = 0;
   tornReadyCrashes = 0;
+  snapshotsInstalled = 0;
   private readonly rng: Rng;
   private readonly opts: SimNodeOptions;
   private leaderTerms = new Map<NodeId, number>();
@@ -184,6 +185,27 @@ export class SimCluster {
     }
   }
 
+  /** Delivers every message in flight, and what they cause, until the network is quiet. */
+  stabilize(maxRounds = 10_000): void {
+    for (let i = 0; i < maxRounds; i++) {
+      const due = this.net.deliver(Number.MAX_SAFE_INTEGER);
+      if (due.length === 0) return;
+      for (const m of due) this.deliver(m);
+    }
+    throw new SafetyViolation(`network not quiet after ${maxRounds} rounds`);
+  }
+
+  /** Ticks only the given live nodes once (scripted tests). */
+  tickNodes(ids: readonly NodeId[]): void {
+    this.now++;
+    for (const id of ids) {
+      const n = this.node(id);
+      if (n.raft === null) continue;
+      n.raft.tick();
+      this.process(n);
+    }
+  }
+
   private deliver(m: Message): void {
     const n = this.nodes[m.to - 1];
     if (n?.raft == null) return;
@@ -218,6 +240,7 @@ export class SimCluster {
         throw new SafetyViolation(`node ${n.id}: snapshot ${rd.snapshot.index} staged ${data.length} of ${rd.snapshot.size} bytes`);
       }
       n.disk.applySnapshot(rd.snapshot, data);
+      this.snapshotsInstalled++;
       n.state = decodeState(data);
       if (n.state.lastIndex !== rd.snapshot.index) throw new SafetyViolation(`node ${n.id}: snapshot state mismatch`);
       for (const [i, key] of n.state.entries) this.checker.entryApplied(n.id, i, key);

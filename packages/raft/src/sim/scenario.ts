@@ -43,6 +43,8 @@ export interface ScenarioResult {
   faults: FaultCounts;
   /** Ticks from a leader crash until a new leader exists, one sample per leader crash. */
   electionAfterLeaderCrash: number[];
+  /** InstallSnapshot transfers completed by followers. */
+  snapshotsInstalled: number;
   /** Ticks from healing until the final proposal is applied on every node. */
   healTicks: number;
 }
@@ -85,7 +87,9 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   let healTicks = 0;
 
   const restart = (n: SimNode, allowWipe: boolean) => {
-    const someoneRejoining = c.nodes.some((m) => m !== n && (m.status()?.rejoining ?? m.disk.initialState().rejoining));
+    // One replacement at a time: a second node losing its disk while the first has not caught up
+    // is a majority data loss in a 3-node cluster, which no protocol survives.
+    const someoneRejoining = c.nodes.some((m) => m !== n && (m.status()?.rejoining ?? (m.disk.initialState().rejoining || isBlank(m))));
     if (allowWipe && !someoneRejoining && rng() < wipeRate) {
       n.wipe();
       counts.wipes++;
@@ -185,8 +189,14 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     acked: c.acked.size,
     faults: counts,
     electionAfterLeaderCrash: electionSamples,
+    snapshotsInstalled: c.snapshotsInstalled,
     healTicks,
   };
+}
+
+function isBlank(n: SimNode): boolean {
+  const hs = n.disk.initialState();
+  return hs.term === 0 && n.disk.lastIndex() === 0 && n.disk.snapshot().index === 0;
 }
 
 /** Majority/minority split, a bridge (one node sees both sides that cannot see each other), or one isolated node. */

@@ -1,0 +1,204 @@
+import { describe, expect, it } from "vitest";
+import { isRaftError } from "./errors.js";
+import { RawNode } from "./raw-node.js";
+import { MemoryStorage } from "./storage.js";
+import type { Entry, Message, NodeId, Ready } from "./types.js";
+
+const enc = new TextEncoder();
+
+function ent(index: number, term: number, data = `e${index}`): Entry {
+  return { index, term, type: "normal", data: enc.encode(data) };
+}
+
+function storageWith(term: number, commit: number, entries: Entry[]): MemoryStorage {
+  const s = new MemoryStorage();
+  s.append(entries);
+  s.setHardState({ term, vote: null, commit, rejoining: false });
+  return s;
+}
+
+/** A hand-driven group: every Ready is carried out, messages are queued until delivered. */
+class Group {
+  readonly nodes = new Map<NodeId, { raft: RawNode; storage: MemoryStorage }>();
+  queue: Message[] = [];
+  constructor(storages: Map<NodeId, MemoryStorage>, extra: { maxEntriesPerMsg?: number } = {}) {
+    const voters = [...storages.keys()];
+    for (const [id, storage] of storages) {
+      this.nodes.set(id, { raft: new RawNode({ id, voters, storage, seed: id, ...extra }), storage });
+    }
+    for (const id of voters) this.pump(id);
+  }
+  raft(id: NodeId): RawNode {
+    return this.nodes.get(id)!.raft;
+  }
+  pump(id: NodeId): Ready[] {
+    const n = this.nodes.get(id)!;
+    const out: Ready[] = [];
+    while (n.raft.hasReady()) {
+      const rd = n.raft.ready();
+      n.storage.append(rd.entries);
+      if (rd.hardState !== null) n.storage.setHardState(rd.hardState);
+      this.queue.push(...rd.messages);
+      n.raft.advance(rd);
+      out.push(rd);
+    }
+    return out;
+  }
+  /** Delivers queued messages (and their consequences) until none are left. */
+  stabilize(onDelivered: (m: Message) => void = () => {}): void {
+    for (let i = 0; i < 10_000 && this.queue.length > 0; i++) {
+      const m = this.queue.shift()!;
+      this.raft(m.to).step(m);
+      this.pump(m.to);
+      onDelivered(m);
+    }
+  }
+}
+
+describe("elections", () => {
+  it("a follower persists its vote in the same Ready that carries the grant", () => {
+    const s = storageWith(1, 0, []);
+    const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
+    n.step({ type: "vote", from: 1, to: 2, term: 2, index: 0, logTerm: 0 });
+    const rd = n.ready();
+    expect(rd.hardState).toMatchObject({ term: 2, vote: 1 });
+    expect(rd.messages).toEqual([{ type: "voteResp", from: 2, to: 1, term: 2, reject: false }]);
+  });
+
+  it("refuses a candidate whose log is behind", () => {
+    const s = storageWith(2, 2, [ent(1, 1), ent(2, 2)]);
+    const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
+    n.step({ type: "vote", from: 1, to: 2, term: 3, index: 5, logTerm: 1 });
+    const rd = n.ready();
+    expect(rd.hardState).toMatchObject({ term: 3, vote: null });
+    expect(rd.messages).toEqual([{ type: "voteResp", from: 2, to: 1, term: 3, reject: true }]);
+  });
+
+  it("a pre-vote grant changes neither term nor vote", () => {
+    const s = storageWith(1, 0, []);
+    const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
+    n.step({ type: "preVote", from: 1, to: 2, term: 2, index: 0, logTerm: 0 });
+    const rd = n.ready();
+    expect(rd.hardState).toBeNull();
+    expect(rd.messages).toEqual([{ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false }]);
+  });
+
+  it("elects within the randomized timeout [electionTick, 2*electionTick)", () => {
+    const n = new RawNode({ id: 1, voters: [1], storage: storageWith(1, 0, []), seed: 3, electionTick: 10, heartbeatTick: 2 });
+    let ticks = 0;
+    while (n.status().role !== "leader") {
+      n.tick();
+      ticks++;
+      expect(ticks).toBeLessThan(20);
+    }
+    expect(ticks).toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe("replication", () => {
+  it("commits an old-term entry only once an entry of the current term is on a majority (Raft §5.4.2)", () => {
+    const old = [ent(1, 1), ent(2, 2)];
+    const group = new Group(
+      new Map([
+        [1, storageWith(2, 1, old)],
+        [2, storageWith(2, 1, [ent(1, 1)])],
+        [3, storageWith(2, 1, [ent(1, 1)])],
+      ]),
+      { maxEntriesPerMsg: 1 },
+    );
+    group.raft(1).campaign();
+    group.pump(1);
+    const commits = new Set<number>();
+    group.stabilize(() => commits.add(group.raft(1).status().commit));
+    expect(group.raft(1).status()).toMatchObject({ role: "leader", term: 3 });
+    // Index 2 (term 2) reached a majority before the leader's no-op (index 3) did; it must
+    // not have been committed on its own.
+    expect(commits.has(2)).toBe(false);
+    expect(group.raft(1).status().commit).toBe(3);
+  });
+
+  it("truncates a conflicting suffix and skips a whole term per rejection (fast backtracking)", () => {
+    const leaderLog = [ent(1, 1), ...Array.from({ length: 10 }, (_, i) => ent(i + 2, 3, `L${i + 2}`))];
+    const followerLog = [ent(1, 1), ...Array.from({ length: 30 }, (_, i) => ent(i + 2, 2, `F${i + 2}`))];
+    const group = new Group(
+      new Map([
+        [1, storageWith(3, 1, leaderLog)],
+        [2, storageWith(2, 1, followerLog)],
+        [3, storageWith(3, 1, [ent(1, 1)])],
+      ]),
+    );
+    group.raft(1).campaign();
+    group.pump(1);
+    let rejects = 0;
+    group.stabilize((m) => {
+      if (m.type === "appResp" && m.reject && m.from === 2) rejects++;
+    });
+    expect(group.raft(1).status()).toMatchObject({ role: "leader", term: 4, commit: 12 });
+    expect(rejects).toBe(1);
+    const f = group.nodes.get(2)!.storage;
+    expect(f.lastIndex()).toBe(12);
+    const l = group.nodes.get(1)!.storage;
+    expect(f.entries(1, 13)).toEqual(l.entries(1, 13));
+  });
+
+  it("a follower rejects proposals and names the leader", () => {
+    const group = new Group(new Map([[1, storageWith(1, 0, [])], [2, storageWith(1, 0, [])], [3, storageWith(1, 0, [])]]));
+    group.raft(1).campaign();
+    group.pump(1);
+    group.stabilize();
+    let caught: unknown;
+    try {
+      group.raft(2).propose(enc.encode("x"));
+    } catch (err) {
+      caught = err;
+    }
+    expect(isRaftError(caught, "LNC_RAFT_NOT_LEADER")).toBe(true);
+    expect((caught as { leader: number }).leader).toBe(1);
+  });
+});
+
+describe("restart", () => {
+  it("does not hand out entries the snapshot already covers, even with log kept behind it", () => {
+    // Regression for sim seeds 1-5: the compaction point (10) was taken as the applied index.
+    const s = storageWith(1, 20, Array.from({ length: 20 }, (_, i) => ent(i + 1, 1)));
+    s.createSnapshot(15, enc.encode("state@15"));
+    s.compact(10);
+    const n = new RawNode({ id: 1, voters: [1, 2, 3], storage: s, seed: 1 });
+    const rd = n.ready();
+    expect(rd.committedEntries.map((e) => e.index)).toEqual([16, 17, 18, 19, 20]);
+  });
+
+  it("resumes term, vote, commit and log from storage", () => {
+    const s = storageWith(5, 2, [ent(1, 1), ent(2, 5)]);
+    s.setHardState({ term: 5, vote: 3, commit: 2, rejoining: false });
+    const n = new RawNode({ id: 1, voters: [1, 2, 3], storage: s, seed: 1 });
+    expect(n.status()).toMatchObject({ term: 5, commit: 2, lastIndex: 2, rejoining: false, role: "follower" });
+    n.step({ type: "vote", from: 2, to: 1, term: 5, index: 9, logTerm: 9 });
+    expect(n.ready().messages).toEqual([{ type: "voteResp", from: 1, to: 2, term: 5, reject: true }]);
+  });
+
+  it("a blank node starts rejoining and probes every peer", () => {
+    const n = new RawNode({ id: 1, voters: [1, 2, 3], storage: new MemoryStorage(), seed: 1 });
+    expect(n.status().rejoining).toBe(true);
+    const rd = n.ready();
+    expect(rd.hardState?.rejoining).toBe(true);
+    expect(rd.messages.map((m) => [m.type, m.to])).toEqual([["probe", 2], ["probe", 3]]);
+  });
+});
+
+describe("host contract", () => {
+  it("refuses a second ready() before advance()", () => {
+    const n = new RawNode({ id: 1, voters: [1], storage: storageWith(1, 0, []), seed: 1 });
+    n.campaign();
+    n.ready();
+    expect(() => n.ready()).toThrow(expect.objectContaining({ code: "LNC_RAFT_READY_PENDING" }));
+  });
+
+  it("rejects bad configurations with LNC_RAFT_BAD_CONFIG", () => {
+    const storage = new MemoryStorage();
+    expect(() => new RawNode({ id: 4, voters: [1, 2, 3], storage, seed: 1 })).toThrow(expect.objectContaining({ code: "LNC_RAFT_BAD_CONFIG" }));
+    expect(() => new RawNode({ id: 1, voters: [1, 2], storage, seed: 1, electionTick: 5, heartbeatTick: 5 })).toThrow(
+      expect.objectContaining({ code: "LNC_RAFT_BAD_CONFIG" }),
+    );
+  });
+});
