@@ -12,28 +12,36 @@ export function parseJsonBody(text: string, what: string): unknown {
   }
 }
 
+const INTEGER = /-?\d+(?![\d.eE])/y;
+
 function quoteLongIntegers(text: string): string {
   let out = "";
+  let copied = 0;
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
-    if (c === '"') {
-      let j = i + 1;
-      while (j < text.length && text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
-      out += text.slice(i, j + 1);
-      i = j + 1;
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      i++;
+      while (i < text.length && text.charCodeAt(i) !== 0x22) i += text.charCodeAt(i) === 0x5c /* \ */ ? 2 : 1;
+      i++;
       continue;
     }
-    const m = /^-?\d+(?![\d.eE])/.exec(text.slice(i, i + 32));
-    if (m && m[0].replace("-", "").length >= 16) {
-      out += `"${m[0]}"`;
-      i += m[0].length;
+    if (c === 0x2d /* - */ || (c >= 0x30 && c <= 0x39)) {
+      INTEGER.lastIndex = i;
+      const m = INTEGER.exec(text);
+      const token = m?.[0] ?? "";
+      if (token.replace("-", "").length >= 16) {
+        out += `${text.slice(copied, i)}"${token}"`;
+        copied = i + token.length;
+      }
+      // Skip the whole number token, integer or not.
+      i++;
+      while (i < text.length && /[\d.eE+-]/.test(text[i]!)) i++;
       continue;
     }
-    out += c;
     i++;
   }
-  return out;
+  return out + text.slice(copied);
 }
 
 export function asObject(value: unknown, what: string): Record<string, unknown> {
