@@ -19,7 +19,10 @@ export function resolveCrc32(mod: { crc32?: unknown }): Crc32 {
 
 const zlibCrc32 = resolveCrc32(zlib as { crc32?: unknown });
 
-/** CRC-32/ISO-HDLC of `data`, as an unsigned 32-bit number. `crc32(ascii("123456789")) === 0xcbf43926`. */
-export function crc32(data: Uint8Array): number {
-  return zlibCrc32(data) >>> 0;
+/**
+ * CRC-32/ISO-HDLC of `data`, as an unsigned 32-bit number. `crc32(ascii("123456789")) === 0xcbf43926`.
+ * Pass the CRC of what came before as `previous` to checksum a payload held in several parts.
+ */
+export function crc32(data: Uint8Array, previous = 0): number {
+  return zlibCrc32(data, previous) >>> 0;
 }

@@ -20,6 +20,22 @@ export function encodeFrame(fields: HeaderFields, payload: Uint8Array = EMPTY): 
   return out;
 }
 
+/**
+ * Just the 44-byte header of a frame whose payload is `parts` back to back, so a large payload
+ * can be written after it (socket.cork + write per part) without being copied into one buffer.
+ */
+export function encodeFrameHeader(fields: HeaderFields, parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE);
+  let length = 0;
+  let crc = 0;
+  for (const part of parts) {
+    length += part.byteLength;
+    crc = crc32(part, crc);
+  }
+  writeHeader(out, fields, length, crc);
+  return out;
+}
+
 export function checkPayloadLength(header: FrameHeader, maxPayloadLength: number): void {
   if (header.payloadLength > maxPayloadLength) {
     throw new ProtocolError(

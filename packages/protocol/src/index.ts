@@ -14,10 +14,10 @@ export {
 export { ProtocolError, isProtocolError, type ProtocolErrorCode } from "./errors.js";
 export { crc32 } from "./crc.js";
 export { type FrameHeader, type HeaderFields, type FrameKind, headerCrc, parseHeader, classifyFrame } from "./header.js";
-export { type Frame, encodeFrame, decodeFrame } from "./frame.js";
+export { type Frame, encodeFrame, encodeFrameHeader, decodeFrame } from "./frame.js";
 export { FrameDecoder, type FrameDecoderOptions } from "./frame-decoder.js";
 export * from "./messages.js";
-export { encodeMessage, decodeMessage } from "./message-codec.js";
+export { encodeMessage, decodeMessage, encodeFetchResponseParts } from "./message-codec.js";
 export {
   ErrorPrefix,
   ErrorText,

@@ -1,6 +1,6 @@
-import { Command, Flag } from "./constants.js";
+import { Command, Flag, HEADER_SIZE } from "./constants.js";
 import { ProtocolError } from "./errors.js";
-import { type Frame, encodeFrame } from "./frame.js";
+import { type Frame, encodeFrame, encodeFrameHeader } from "./frame.js";
 import { classifyFrame } from "./header.js";
 import type { LwpMessage } from "./messages.js";
 import { checkU16, checkU32, checkU64, utf8, utf8Lossy, view } from "./wire-values.js";
@@ -73,13 +73,11 @@ export function encodeMessage(message: LwpMessage): Uint8Array {
       return control(Command.Fetch, p);
     }
     case "fetchResponse": {
-      const p = new Uint8Array(16 + message.data.byteLength);
-      const v = view(p);
-      v.setBigUint64(0, checkU64("nextOffset", message.nextOffset), true);
-      v.setUint32(8, checkU32("bytes_returned", message.data.byteLength), true);
-      v.setUint32(12, checkU32("recordCount", message.recordCount), true);
-      p.set(message.data, 16);
-      return control(Command.FetchResponse, p);
+      const parts = encodeFetchResponseParts(message.nextOffset, message.recordCount, [message.data]);
+      const out = new Uint8Array(HEADER_SIZE + 16 + message.data.byteLength);
+      out.set(parts[0]!, 0);
+      out.set(message.data, HEADER_SIZE + 16);
+      return out;
     }
     case "catchingUp":
       return control(Command.CatchingUp, u64Payload("serverOffset", message.serverOffset));
@@ -118,6 +116,25 @@ export function encodeMessage(message: LwpMessage): Uint8Array {
     case "errorResponse":
       return control(Command.ErrorResponse, utf8(message.message));
   }
+}
+
+/**
+ * A FetchResponse as buffers to write in order: a 60-byte head (frame header and the 16-byte
+ * fetch header), then `data` untouched. The server can hand stored batches to the socket
+ * without first copying them into one reply buffer.
+ */
+export function encodeFetchResponseParts(nextOffset: bigint, recordCount: number, data: readonly Uint8Array[]): Uint8Array[] {
+  const fetchHeader = new Uint8Array(16);
+  const v = view(fetchHeader);
+  const dataLength = data.reduce((n, part) => n + part.byteLength, 0);
+  v.setBigUint64(0, checkU64("nextOffset", nextOffset), true);
+  v.setUint32(8, checkU32("bytes_returned", dataLength), true);
+  v.setUint32(12, checkU32("recordCount", recordCount), true);
+  const header = encodeFrameHeader({ flags: Flag.Control, batchId: BigInt(Command.FetchResponse) }, [fetchHeader, ...data]);
+  const head = new Uint8Array(HEADER_SIZE + 16);
+  head.set(header, 0);
+  head.set(fetchHeader, HEADER_SIZE);
+  return [head, ...data];
 }
 
 /**

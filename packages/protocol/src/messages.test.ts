@@ -4,7 +4,7 @@ import { Command, Flag, HEADER_SIZE, U64_MAX } from "./constants.js";
 import { ProtocolError } from "./errors.js";
 import { decodeFrame, encodeFrame } from "./frame.js";
 import { classifyFrame } from "./header.js";
-import { decodeMessage, encodeMessage } from "./message-codec.js";
+import { decodeMessage, encodeFetchResponseParts, encodeMessage } from "./message-codec.js";
 import { type LwpMessage, isClientMessage } from "./messages.js";
 import { messageArb } from "./test-arbitraries.js";
 import { ascii, concat, toHex } from "./test-helpers.js";
@@ -60,6 +60,18 @@ describe("message round trips", () => {
         }
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("writes a FetchResponse from parts exactly as from one buffer", () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 6 }), fc.bigInt({ min: 0n, max: U64_MAX }), fc.nat(), (data, next, count) => {
+        const parts = encodeFetchResponseParts(next, count, data);
+        expect(parts.slice(1)).toEqual(data);
+        expect(parts[0]!.byteLength).toBe(HEADER_SIZE + 16);
+        expect(concat(parts)).toEqual(encodeMessage({ type: "fetchResponse", nextOffset: next, recordCount: count, data: concat(data) }));
+      }),
+      { numRuns: 500 },
     );
   });
 

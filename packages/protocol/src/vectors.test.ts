@@ -43,6 +43,7 @@ describe("CRC-32/ISO-HDLC", () => {
     expect(crc32(ascii("hello"))).toBe(0x3610a686);
     expect(crc32(new Uint8Array(0))).toBe(0);
     expect(crc32(RECORDS)).toBe(0xf2ccadac);
+    expect(crc32(RECORDS.subarray(7), crc32(RECORDS.subarray(0, 7)))).toBe(0xf2ccadac);
   });
 
   it("is not Castagnoli", () => {
