@@ -117,10 +117,10 @@ interface Evidence {
   fromHeader: boolean;
 }
 
-function describeStop(r: FrameParse, frameProblem: string | null): { clean: boolean; reason: string } {
+function describeStop(r: FrameParse, frameProblem: string | null, staleEpoch: boolean): { clean: boolean; reason: string } {
   if (r.kind === "slack") return { clean: true, reason: "end of file" };
   if (r.kind === "zero") return { clean: true, reason: "zeroed bytes where a frame should start" };
-  if (r.kind === "bad") return { clean: false, reason: r.reason };
+  if (r.kind === "bad") return staleEpoch ? { clean: true, reason: "damaged frame from an older epoch" } : { clean: false, reason: r.reason };
   if (frameProblem === null) return { clean: true, reason: "stale frame from an older epoch" };
   return { clean: false, reason: frameProblem };
 }
@@ -245,7 +245,8 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
             continue;
           }
         }
-        stop = describeStop(r, problem);
+        const unverified = r.kind === "bad" ? parseFrameAt(buf, pos, false) : null;
+        stop = describeStop(r, problem, unverified?.kind === "frame" && unverified.frame.epoch < eLast);
         break;
       }
       const want = Math.max(iLast, c) + 1;
@@ -306,13 +307,24 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
   return { files, chain, entries, holes, lastIndex, lastTerm, chainLastIndex: iLast, endFile: cur, endOffset: pos, tail, damages, maxEpoch };
 }
 
-/** How far a torn write reaches: up to the next zeroed or stale frame position, or the end of the file. */
+/**
+ * How far a torn write reaches: to the end of the last byte run after `from` that is neither
+ * zeros nor an intact frame from an older epoch. Zeroing that much leaves a clean end.
+ */
 function junkExtent(buf: Uint8Array, from: number, eLast: number): number {
-  let q = from + FRAME_ALIGN;
-  for (; q + FRAME_HEADER_SIZE <= buf.byteLength; q += FRAME_ALIGN) {
-    const r = parseFrameAt(buf, q, false);
-    if (r.kind === "zero") break;
-    if (r.kind === "frame" && r.frame.epoch < eLast) break;
+  let junkEnd = from + FRAME_ALIGN;
+  let q = from;
+  while (q + FRAME_HEADER_SIZE <= buf.byteLength) {
+    const r = parseFrameAt(buf, q);
+    if (r.kind === "frame" && r.frame.epoch < eLast) {
+      q += r.frame.size;
+    } else if (r.kind === "zero") {
+      q += FRAME_ALIGN;
+    } else {
+      q += FRAME_ALIGN;
+      junkEnd = q;
+    }
   }
-  return Math.min(q, buf.byteLength) - from;
+  if (q < buf.byteLength && buf.subarray(q).some((b) => b !== 0)) junkEnd = buf.byteLength;
+  return Math.min(junkEnd, buf.byteLength) - from;
 }

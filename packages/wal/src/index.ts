@@ -16,3 +16,6 @@ export {
 } from "./format.js";
 export { walFileName, parseWalFileName, detectWalPath, backupDirFor, WAL_FILE_EXT, HARD_STATE_FILE, CHECKPOINT_FILE } from "./paths.js";
 export { readHardState, readCheckpoint, type HardState, type Checkpoint } from "./state.js";
+export { scanWalFile, scanWalDir, type WalFileScan, type WalScanRecord, type WalScanProblem, type RecordKind, type WalDirScan, type WalDirFileSummary } from "./scan.js";
+export { repairWal, type WalRepairOptions, type WalRepairReport } from "./repair.js";
+export type { Damage, Tail } from "./analyze.js";

@@ -12,7 +12,6 @@ import {
   TYPE_GAP,
   TYPE_TRUNCATE,
   encodeFileHeader,
-  encodeFrame,
   encodeFrameInto,
   frameSize,
   maxPayloadFor,
@@ -247,11 +246,9 @@ export class Wal {
     const torn = this.recovery.tornTail;
     const active = this.liveFiles[this.activeIdx];
     if (torn && active) {
-      // Seal the torn bytes: a no-op truncation record in a newer epoch makes them stale.
-      const marker = encodeFrame({ type: TYPE_TRUNCATE, epoch: this.epoch, index: this.physLast, term: this.acceptedTerm, payload: new Uint8Array(0) });
-      await active.handle.write(marker, 0, marker.byteLength, this.writePos);
+      // Zero the torn bytes so the next replay sees a clean end instead of the same junk again.
+      await writeFully(active.handle, Buffer.alloc(torn.bytes), this.writePos);
       await active.handle.datasync();
-      this.writePos += marker.byteLength;
       this.opts.logger?.({ event: "wal.torn_tail_truncated", ...torn });
     }
     await this.recycle();
