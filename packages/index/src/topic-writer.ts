@@ -1,8 +1,9 @@
-import { existsSync, statSync } from "node:fs";
+import { existsSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
   LanceError,
   SegmentWriter,
+  fsyncDir,
   listTopicSegments,
   nowNs,
   parseSegmentName,
@@ -12,7 +13,7 @@ import {
   type BatchInput,
   type SegmentWriterOptions,
 } from "@lance/segment-format";
-import { readCatalog, writeCatalog, type CatalogGap, type CatalogSegment, type TopicCatalog } from "./catalog.js";
+import { catalogSegmentFileName, readCatalog, writeCatalog, type CatalogGap, type CatalogSegment, type TopicCatalog } from "./catalog.js";
 import { assembleCatalog, catalogSegmentOf } from "./rebuild.js";
 import { SegmentIndex, SegmentIndexBuilder, DEFAULT_INDEX_INTERVAL_BYTES } from "./segment-index.js";
 import { catalogPath, segmentIndexPath } from "./topic-paths.js";
@@ -123,14 +124,22 @@ export class TopicWriter {
     return this.active?.path ?? null;
   }
 
-  append(input: BatchInput): AppendedBatch {
+  /**
+   * Appends a batch at the next offset, or at `atOffset` (at or after it) when the caller
+   * assigns offsets itself; a later offset leaves a gap.
+   */
+  append(input: BatchInput, atOffset?: number): AppendedBatch {
     if (this.closed) throw new LanceError("LNC_CLOSED", `topic ${this.dir} is closed`);
+    if (atOffset !== undefined && atOffset < this.next) {
+      throw new LanceError("LNC_OFFSET_REGRESSION", `cannot append at offset ${atOffset}: topic ${this.dir} is already at ${this.next}`);
+    }
     if (this.active?.shouldRotate(Number(this.clock() / 1_000_000n))) this.rotate();
     if (!this.active) {
-      this.active = SegmentWriter.create(this.dir, this.next, this.clock(), this.opts);
-      this.builder = new SegmentIndexBuilder(this.next, this.opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES);
+      const base = atOffset ?? this.next;
+      this.active = SegmentWriter.create(this.dir, base, this.clock(), this.opts);
+      this.builder = new SegmentIndexBuilder(base, this.opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES);
     }
-    const appended = this.active.append(input);
+    const appended = this.active.append(input, atOffset);
     this.builder!.add(appended);
     this.next = appended.nextOffset;
     return appended;
@@ -148,6 +157,42 @@ export class TopicWriter {
     this.active = null;
     this.builder = null;
     this.writeCatalog();
+  }
+
+  /** Hands buffered appends to the OS so readers see them (not yet durable). */
+  flush(): void {
+    this.active?.flush();
+  }
+
+  /**
+   * Deletes the oldest closed segments (and their indexes) while the topic is over `maxBytes`,
+   * and closed segments whose newest record is older than `maxAgeMs`. 0 or null means no
+   * limit. The active segment is never deleted, and offsets are never renumbered: the log
+   * simply starts later. Returns the deleted segment files.
+   */
+  enforceRetention(limits: { maxBytes: number | null; maxAgeMs: number | null }): string[] {
+    const removed: string[] = [];
+    const nowMs = Number(this.clock() / 1_000_000n);
+    let total = this.closedSegments.reduce((n, s) => n + s.sizeBytes, 0) + (this.active?.size ?? 0);
+    while (this.closedSegments.length > 0) {
+      const oldest = this.closedSegments[0]!;
+      const tooBig = Boolean(limits.maxBytes) && total > limits.maxBytes!;
+      const tooOld = Boolean(limits.maxAgeMs) && oldest.batchCount > 0 && nowMs - Number(oldest.maxTimestampNs / 1_000_000n) > limits.maxAgeMs!;
+      if (!tooBig && !tooOld) break;
+      const file = join(this.dir, catalogSegmentFileName(oldest));
+      // The catalog first: a crash between the two leaves a file the catalog no longer lists,
+      // which the next open re-adds, rather than a catalog entry without its file.
+      this.closedSegments.shift();
+      this.logStartOffset = oldest.nextOffset;
+      this.gaps = this.gaps.filter((g) => g.to > this.logStartOffset);
+      this.writeCatalog();
+      rmSync(file, { force: true });
+      rmSync(segmentIndexPath(this.dir, parseSegmentName(catalogSegmentFileName(oldest))!.stem), { force: true });
+      total -= oldest.sizeBytes;
+      removed.push(file);
+    }
+    if (removed.length > 0) fsyncDir(this.dir);
+    return removed;
   }
 
   /** Checkpoint: the active segment is fsynced, its `.idx` and the catalog written. */
@@ -173,7 +218,7 @@ export class TopicWriter {
       segments.push(catalogSegmentOf(parseSegmentName(this.active.name)!, this.builder.state, this.active.size, true));
     }
     const entries = [...segments, ...this.gaps].sort((a, b) => (a.kind === "segment" ? a.baseOffset : a.from) - (b.kind === "segment" ? b.baseOffset : b.from));
-    return { builtNs: this.clock(), logStartOffset: segments[0]?.baseOffset ?? this.logStartOffset, nextOffset: this.next, entries };
+    return { builtNs: this.clock(), logStartOffset: Math.max(this.logStartOffset, segments[0]?.baseOffset ?? this.logStartOffset), nextOffset: this.next, entries };
   }
 
   private writeCatalog(): void {

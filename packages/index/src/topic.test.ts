@@ -93,6 +93,40 @@ describe("TopicWriter", () => {
   });
 });
 
+describe("TopicWriter offsets and retention", () => {
+  it("appends at an explicit later offset, leaving a gap, and refuses an earlier one", () => {
+    const { dir, writer } = makeTopic({ batches: 2 });
+    expect(writer.append({ payload: Buffer.from("x"), recordCount: 1, firstTimestampNs: T0 }, 10).baseOffset).toBe(10);
+    expect(() => writer.append({ payload: Buffer.from("y"), recordCount: 1, firstTimestampNs: T0 }, 5)).toThrow(expect.objectContaining({ code: "LNC_OFFSET_REGRESSION" }));
+    writer.close();
+    const report = verifyTopic(dir);
+    expect(report.ok).toBe(true);
+    expect(report.issues.map((i) => i.message)).toEqual([expect.stringContaining("offsets 4..9 are not in this segment")]);
+  });
+
+  it("deletes the oldest closed segments by size and by age without renumbering offsets", async () => {
+    let now = T0;
+    const { dir, writer } = makeTopic({ batches: 0, writer: { maxSegmentBytes: 1000, clock: () => now } });
+    for (let i = 0; i < 40; i++) writer.append({ payload: Buffer.alloc(100, i), recordCount: 1, firstTimestampNs: now + BigInt(i) });
+    const before = segs(dir).length;
+    expect(writer.enforceRetention({ maxBytes: 0, maxAgeMs: null })).toEqual([]);
+    const removed = writer.enforceRetention({ maxBytes: 2500, maxAgeMs: null });
+    expect(removed.length).toBeGreaterThan(0);
+    expect(segs(dir).length).toBe(before - removed.length);
+    const cat = readCatalog(join(dir, "index.idx"));
+    expect(cat.logStartOffset).toBe(parseInt(segs(dir)[0]!));
+    expect(cat.nextOffset).toBe(40);
+    now += 3_600_000_000_000n;
+    const aged = writer.enforceRetention({ maxBytes: null, maxAgeMs: 60_000 });
+    expect(segs(dir)).toHaveLength(1);
+    expect(aged.length).toBeGreaterThan(0);
+    expect(writer.append({ payload: Buffer.from("z"), recordCount: 1, firstTimestampNs: now }).baseOffset).toBe(40);
+    writer.close();
+    expect(verifyTopic(dir).ok).toBe(true);
+    expect(readdirSync(dir).filter((f) => f.endsWith(".idx") && f !== "index.idx")).toHaveLength(1);
+  });
+});
+
 describe("rebuildTopicIndexes and verifyTopic", () => {
   it("rebuilds every index and the catalog from segments alone, identical to the ones written live", () => {
     const { dir, writer } = makeTopic({ batches: 80, writer: { maxSegmentBytes: 2500 } });

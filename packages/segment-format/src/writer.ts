@@ -112,11 +112,18 @@ export class SegmentWriter {
     return this.lastTs;
   }
 
-  append(input: BatchInput): AppendedBatch {
+  /**
+   * Appends one batch at the next offset, or at `atOffset` when given: a later offset leaves
+   * a gap (replaying a log with holes); an earlier one is refused.
+   */
+  append(input: BatchInput, atOffset?: number): AppendedBatch {
     if (this.closed) throw new LanceError("LNC_CLOSED", `segment ${this.fileName} is closed`);
+    if (atOffset !== undefined && atOffset < this.nextOff) {
+      throw new LanceError("LNC_OFFSET_REGRESSION", `cannot append at offset ${atOffset}: segment ${this.fileName} is already at ${this.nextOff}`);
+    }
     const size = BATCH_HEADER_SIZE + input.payload.byteLength;
     const position = this.size;
-    const baseOffset = this.nextOff;
+    const baseOffset = atOffset ?? this.nextOff;
     if (this.pendingLen + size > this.pending.byteLength) this.flush();
     if (size > this.pending.byteLength) {
       const encoded = Buffer.allocUnsafe(size);
