@@ -13,7 +13,7 @@ function ent(index: number, term: number, data = `e${index}`): Entry {
 function storageWith(term: number, commit: number, entries: Entry[]): MemoryStorage {
   const s = new MemoryStorage();
   s.append(entries);
-  s.setHardState({ term, vote: null, commit, rejoining: false });
+  s.setHardState({ term, vote: null, commit, rejoining: false, diskId: 1 });
   return s;
 }
 
@@ -170,7 +170,7 @@ describe("restart", () => {
 
   it("resumes term, vote, commit and log from storage", () => {
     const s = storageWith(5, 2, [ent(1, 1), ent(2, 5)]);
-    s.setHardState({ term: 5, vote: 3, commit: 2, rejoining: false });
+    s.setHardState({ term: 5, vote: 3, commit: 2, rejoining: false, diskId: 1 });
     const n = new RawNode({ id: 1, voters: [1, 2, 3], storage: s, seed: 1 });
     expect(n.status()).toMatchObject({ term: 5, commit: 2, lastIndex: 2, rejoining: false, role: "follower" });
     n.step({ type: "vote", from: 2, to: 1, term: 5, index: 9, logTerm: 9 });
@@ -183,6 +183,28 @@ describe("restart", () => {
     const rd = n.ready();
     expect(rd.hardState?.rejoining).toBe(true);
     expect(rd.messages.map((m) => [m.type, m.to])).toEqual([["probe", 2], ["probe", 3]]);
+  });
+});
+
+describe("node replacement", () => {
+  it("ignores acknowledgements a replaced node sent before its wipe", () => {
+    const group = new Group(new Map([[1, storageWith(1, 0, [])], [2, storageWith(1, 0, [])], [3, storageWith(1, 0, [])]]));
+    group.raft(1).campaign();
+    group.pump(1);
+    group.stabilize();
+    expect(group.raft(1).status()).toMatchObject({ role: "leader", commit: 1 });
+    const { index } = group.raft(1).propose(enc.encode("x"));
+    group.queue = [];
+    const staleAck: Message = { type: "appResp", from: 3, to: 1, term: 2, index, reject: false, hintIndex: 0, hintTerm: 0, diskId: 1 };
+    // Node 3 restarted on an empty disk (disk id 77) and probes the leader...
+    group.raft(1).step({ type: "probe", from: 3, to: 1, term: 0, nonce: 5, diskId: 77, lastIndex: 0 });
+    group.pump(1);
+    // ...then its old process's acknowledgement of x arrives late: it must not commit x.
+    group.raft(1).step(staleAck);
+    expect(group.raft(1).status().commit).toBe(1);
+    // The same acknowledgement from the new disk does count.
+    group.raft(1).step({ ...staleAck, diskId: 77 });
+    expect(group.raft(1).status().commit).toBe(index);
   });
 });
 

@@ -51,6 +51,7 @@ export class Raft {
   lead: NodeId | null = null;
   role: Role = "follower";
   rejoining: boolean;
+  readonly diskId: number;
   private readonly peers: NodeId[];
   private readonly quorum: number;
   private prs = new Map<NodeId, Progress>();
@@ -63,6 +64,8 @@ export class Raft {
   private readonly rng: Rng;
   private rejoin: RejoinState | null = null;
   private snapRecv: SnapshotReceive | null = null;
+  /** Per peer: the disk whose acknowledgements count, and disks known to be wiped. Process lifetime. */
+  private peerDisks = new Map<NodeId, { current: number; retired: Set<number> }>();
 
   constructor(config: RaftConfig) {
     this.cfg = resolveConfig(config);
@@ -76,6 +79,7 @@ export class Raft {
     const blank =
       hs.term === 0 && hs.vote === null && hs.commit === 0 && storage.lastIndex() === 0 && storage.snapshot().index === 0;
     this.rejoining = blank || hs.rejoining;
+    this.diskId = blank ? 1 + Math.floor(this.rng() * (2 ** 48 - 1)) : hs.diskId;
     this.becomeFollower(hs.term, null);
     this.vote = hs.vote;
     if (this.rejoining) {
@@ -86,7 +90,7 @@ export class Raft {
   }
 
   hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed, rejoining: this.rejoining };
+    return { term: this.term, vote: this.vote, commit: this.log.committed, rejoining: this.rejoining, diskId: this.diskId };
   }
 
   status(): Status {
@@ -306,7 +310,7 @@ export class Raft {
     } else if (m.term < this.term) {
       if (m.type === "app" || m.type === "heartbeat" || m.type === "snap") {
         // Tell a deposed leader about the newer term so it steps down (it may be cut off from votes).
-        this.send({ type: "appResp", to: m.from, index: 0, reject: true, hintIndex: 0, hintTerm: 0 });
+        this.send({ type: "appResp", to: m.from, index: 0, reject: true, hintIndex: 0, hintTerm: 0, diskId: this.diskId });
       } else if (m.type === "preVote") {
         this.send({ type: "preVoteResp", to: m.from, reject: true });
       }
@@ -348,6 +352,7 @@ export class Raft {
     if (pr === undefined || m.from === this.id) return;
     switch (m.type) {
       case "appResp":
+        if (!this.acceptDisk(m.from, m.diskId)) return;
         pr.recentActive = true;
         return this.handleAppendResponse(m, pr);
       case "heartbeatResp":
@@ -461,16 +466,16 @@ export class Raft {
 
   private handleAppend(m: AppendMessage): void {
     if (m.index < this.log.committed) {
-      this.send({ type: "appResp", to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0 });
+      this.send({ type: "appResp", to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0, diskId: this.diskId });
       return;
     }
     const lastNew = this.log.maybeAppend(m.index, m.logTerm, m.commit, m.entries);
     if (lastNew !== null) {
-      this.send({ type: "appResp", to: m.from, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0 });
+      this.send({ type: "appResp", to: m.from, index: lastNew, reject: false, hintIndex: 0, hintTerm: 0, diskId: this.diskId });
       return;
     }
     const hint = this.log.findConflictByTerm(Math.min(m.index, this.log.lastIndex()), m.logTerm);
-    this.send({ type: "appResp", to: m.from, index: m.index, reject: true, hintIndex: hint.index, hintTerm: hint.term });
+    this.send({ type: "appResp", to: m.from, index: m.index, reject: true, hintIndex: hint.index, hintTerm: hint.term, diskId: this.diskId });
   }
 
   private handleHeartbeat(m: HeartbeatMessage): void {
@@ -483,7 +488,7 @@ export class Raft {
     const meta = m.meta;
     if (meta.index <= this.log.committed) {
       this.snapRecv = null;
-      this.send({ type: "appResp", to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0 });
+      this.send({ type: "appResp", to: m.from, index: this.log.committed, reject: false, hintIndex: 0, hintTerm: 0, diskId: this.diskId });
       return;
     }
     const same = this.snapRecv !== null && this.snapRecv.index === meta.index && this.snapRecv.term === meta.term;
@@ -507,7 +512,7 @@ export class Raft {
     }
     this.snapRecv = null;
     this.log.restore(meta);
-    this.send({ type: "appResp", to: m.from, index: meta.index, reject: false, hintIndex: 0, hintTerm: 0 });
+    this.send({ type: "appResp", to: m.from, index: meta.index, reject: false, hintIndex: 0, hintTerm: 0, diskId: this.diskId });
   }
 
   // ---- leader sending --------------------------------------------------------------------------
@@ -602,13 +607,38 @@ export class Raft {
     const r = this.rejoin;
     if (r === null) return;
     for (const p of this.peers) {
-      if (!r.replies.has(p)) this.send({ type: "probe", to: p, term: 0, nonce: r.nonce, lastIndex: this.log.lastIndex() });
+      if (!r.replies.has(p)) {
+        this.send({ type: "probe", to: p, term: 0, nonce: r.nonce, diskId: this.diskId, lastIndex: this.log.lastIndex() });
+      }
     }
+  }
+
+  /**
+   * Should an acknowledgement from `from`'s disk `diskId` count? Not if that disk was since
+   * replaced (a message from before the wipe, delivered late), nor if it is a disk whose probe
+   * has not arrived yet (its probe will reset what we know of it first).
+   */
+  private acceptDisk(from: NodeId, diskId: number): boolean {
+    const known = this.peerDisks.get(from);
+    if (known === undefined) {
+      this.peerDisks.set(from, { current: diskId, retired: new Set() });
+      return true;
+    }
+    return known.current === diskId;
   }
 
   private handleProbe(m: ProbeMessage): void {
     const pr = this.prs.get(m.from);
     if (pr === undefined || m.from === this.id) return;
+    const known = this.peerDisks.get(m.from);
+    if (known === undefined) {
+      this.peerDisks.set(m.from, { current: m.diskId, retired: new Set() });
+    } else if (known.retired.has(m.diskId)) {
+      return;
+    } else if (known.current !== m.diskId) {
+      known.retired.add(known.current);
+      known.current = m.diskId;
+    }
     if (this.role === "leader") pr.lostData(m.lastIndex);
     this.send({ type: "probeResp", to: m.from, term: 0, nonce: m.nonce, peerTerm: this.term, peerCommit: this.log.committed });
   }

@@ -22,12 +22,17 @@ export interface HardState {
   readonly vote: NodeId | null;
   readonly commit: number;
   readonly rejoining: boolean;
+  /**
+   * Random id chosen when the node starts on an empty disk, kept for the life of that disk.
+   * Peers use it to ignore acknowledgements sent by the same node id before its disk was wiped.
+   */
+  readonly diskId: number;
 }
 
-export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0, rejoining: false };
+export const EMPTY_HARD_STATE: HardState = { term: 0, vote: null, commit: 0, rejoining: false, diskId: 0 };
 
 export function hardStateEqual(a: HardState, b: HardState): boolean {
-  return a.term === b.term && a.vote === b.vote && a.commit === b.commit && a.rejoining === b.rejoining;
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit && a.rejoining === b.rejoining && a.diskId === b.diskId;
 }
 
 /** A snapshot covers the applied state through `index` (whose entry had `term`); `size` is its byte length. */
@@ -65,6 +70,8 @@ export interface AppendResponseMessage extends MessageBase {
   readonly reject: boolean;
   readonly hintIndex: number;
   readonly hintTerm: number;
+  /** The sender's HardState.diskId: an acknowledgement is only as good as the disk that made it. */
+  readonly diskId: number;
 }
 
 /** Heartbeat. The follower may commit up to `commit` only if its entry there has `commitTerm`. */
@@ -115,6 +122,8 @@ export interface SnapshotResponseMessage extends MessageBase {
 export interface ProbeMessage extends MessageBase {
   readonly type: "probe";
   readonly nonce: number;
+  /** The new disk's id: from now on the receiver ignores acknowledgements from any other. */
+  readonly diskId: number;
   readonly lastIndex: number;
 }
 

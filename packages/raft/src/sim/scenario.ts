@@ -110,7 +110,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   try {
     for (let t = 0; t < faultTicks; t++) {
       for (const [id, until] of downUntil) if (until <= c.now) restart(c.node(id), true);
-      for (const n of c.nodes) if (!n.up && !downUntil.has(n.id)) downUntil.set(n.id, c.now + randInt(rng, 5, 120));
+      for (const n of c.nodes) if (!n.up && !downUntil.has(n.id)) downUntil.set(n.id, c.now + randInt(rng, 1, 120));
 
       if (rng() < crashRate) {
         const leader = c.leaders()[0];
@@ -122,7 +122,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
           }
           c.crash(victim);
           counts.crashes++;
-          downUntil.set(victim.id, c.now + randInt(rng, 5, 120));
+          downUntil.set(victim.id, c.now + randInt(rng, 1, 120));
         }
       }
 
