@@ -249,10 +249,14 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
         stop = describeStop(r, problem, unverified?.kind === "frame" && unverified.frame.epoch < eLast);
         break;
       }
-      const want = Math.max(iLast, c) + 1;
-      const next = withHeader.find((x) => !used.has(x.i) && x.f.header!.firstIndex === want && x.f.header!.epoch >= eLast);
+      // The next file continues at iLast + 1; when the files so far end behind the checkpoint,
+      // a file starting right after the checkpoint also continues the log (snapshot reset).
+      const follows = (want: number): (typeof withHeader)[number] | undefined =>
+        withHeader.find((x) => !used.has(x.i) && x.f.header!.firstIndex === want && x.f.header!.epoch >= eLast);
+      const normal = follows(iLast + 1);
+      const next = normal ?? (iLast < c ? follows(c + 1) : undefined);
       if (next) {
-        if (iLast < c) {
+        if (!normal) {
           iLast = c;
           tLast = checkpoint.term;
         }

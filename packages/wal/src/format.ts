@@ -159,7 +159,7 @@ export function encodeFileHeader(h: FileHeader): Buffer {
   view.setBigUint64(16, BigInt(h.segmentSize), true);
   view.setBigUint64(24, BigInt(h.firstIndex), true);
   view.setBigUint64(32, BigInt(h.epoch), true);
-  view.setUint32(40, crc32c(out.subarray(0, 40)), true);
+  view.setUint32(44, crc32c(out.subarray(0, 44)), true);
   return out;
 }
 
@@ -169,7 +169,7 @@ export function decodeFileHeader(buf: Uint8Array): HeaderParse {
   if (buf.byteLength < FILE_HEADER_SIZE) return { ok: false, reason: `file is shorter than the ${FILE_HEADER_SIZE}-byte header` };
   if (!FILE_MAGIC.equals(buf.subarray(0, 8))) return { ok: false, reason: "no WAL file magic" };
   const view = viewOf(buf);
-  if (view.getUint32(40, true) !== crc32c(buf.subarray(0, 40))) return { ok: false, reason: "file header CRC mismatch" };
+  if (view.getUint32(44, true) !== crc32c(buf.subarray(0, 44))) return { ok: false, reason: "file header CRC mismatch" };
   const version = view.getUint16(8, true);
   if (version !== FILE_VERSION) return { ok: false, reason: `unsupported WAL format version ${version}` };
   const segmentSize = readU64(view, 16);

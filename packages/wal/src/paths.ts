@@ -5,16 +5,20 @@ import { FILE_MAGIC } from "./format.js";
 export const WAL_FILE_EXT = ".wal";
 export const HARD_STATE_FILE = "hardstate.json";
 export const CHECKPOINT_FILE = "checkpoint.json";
-const WAL_NAME_RE = /^(\d{20})\.wal$/;
+const WAL_NAME_RE = /^(\d{20})-(\d+)\.wal$/;
 
-/** `{first_index:020}.wal`. The file header, not the name, is authoritative. */
-export function walFileName(firstIndex: number): string {
-  return `${String(firstIndex).padStart(20, "0")}${WAL_FILE_EXT}`;
+/**
+ * `{first_index:020}-{epoch}.wal`. The epoch (unique per file created or recycled) keeps names
+ * unique when a Raft truncation makes a later file start at an index an earlier file started
+ * at. The file header, not the name, is authoritative.
+ */
+export function walFileName(firstIndex: number, epoch: number): string {
+  return `${String(firstIndex).padStart(20, "0")}-${epoch}${WAL_FILE_EXT}`;
 }
 
-export function parseWalFileName(name: string): number | null {
+export function parseWalFileName(name: string): { firstIndex: number; epoch: number } | null {
   const m = WAL_NAME_RE.exec(name);
-  return m ? Number(m[1]) : null;
+  return m ? { firstIndex: Number(m[1]), epoch: Number(m[2]) } : null;
 }
 
 /** WAL segment files of a directory (by name), sorted by name. */

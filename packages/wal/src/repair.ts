@@ -187,7 +187,7 @@ function writeLog(out: string, a: WalAnalysis, entries: EntryLocation[], holes: 
   let pos = 0;
   const openFile = (first: number): void => {
     if (fd !== null) closeSync(fd);
-    fd = openSync(join(out, walFileName(first)), "w");
+    fd = openSync(join(out, walFileName(first, 1)), "w");
     ftruncateSync(fd, segmentSize);
     writeSync(fd, encodeFileHeader({ segmentSize, firstIndex: first, epoch: 1 }), 0, FILE_HEADER_SIZE, 0);
     pos = FILE_HEADER_SIZE;

@@ -1,5 +1,5 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { open, rename, unlink, type FileHandle } from "node:fs/promises";
+import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { analyzeWal, type WalAnalysis } from "./analyze.js";
 import { fsyncDirAsync, writeFileAtomicAsync } from "./atomic.js";
@@ -230,6 +230,7 @@ export class Wal {
     if (!Number.isSafeInteger(segmentSize) || segmentSize < FILE_HEADER_SIZE + 1024 || segmentSize % 8 !== 0) {
       throw walError("LNC_WAL_BAD_ARGUMENT", `segmentSize must be a multiple of 8 and at least ${FILE_HEADER_SIZE + 1024}`);
     }
+    await removeLeftoverTempFiles(dir);
     const cp = readCheckpoint(dir);
     const hs = readHardState(dir);
     const a = analyzeWal(dir, cp, "replay");
@@ -609,7 +610,7 @@ export class Wal {
   private async openNextFile(): Promise<void> {
     const firstIndex = this.physLast + 1;
     this.epoch++;
-    const name = walFileName(firstIndex);
+    const name = walFileName(firstIndex, this.epoch);
     const path = join(this.dir, name);
     const header = encodeFileHeader({ segmentSize: this.opts.segmentSize, firstIndex, epoch: this.epoch });
     let handle: FileHandle;
@@ -619,11 +620,7 @@ export class Wal {
       handle = await open(spare.path, "r+");
       await writeFully(handle, header, 0);
       await handle.datasync();
-      if (spare.path !== path) {
-        const clash = this.spares.findIndex((s) => s.path === path);
-        if (clash >= 0) this.spares.splice(clash, 1);
-        await rename(spare.path, path);
-      }
+      await rename(spare.path, path);
       this.opts.logger?.({ event: "wal.file_recycled", file: path, from: basename(spare.path), firstIndex });
     } else {
       const tmp = join(this.dir, `.${name}.tmp`);
@@ -674,6 +671,14 @@ export class Wal {
     }
     if (deleted) await fsyncDirAsync(this.dir);
   }
+}
+
+/** Temp files of atomic writes and file creation that a crash left behind. */
+async function removeLeftoverTempFiles(dir: string): Promise<void> {
+  const names = await readdir(dir);
+  const leftovers = names.filter((n) => /^\..+\.tmp(-\d+)?$/.test(n));
+  for (const n of leftovers) await unlink(join(dir, n)).catch(() => undefined);
+  if (leftovers.length > 0) await fsyncDirAsync(dir);
 }
 
 async function writeFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
