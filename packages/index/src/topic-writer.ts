@@ -184,6 +184,8 @@ export class TopicWriter {
       // which the next open re-adds, rather than a catalog entry without its file.
       this.closedSegments.shift();
       this.logStartOffset = oldest.nextOffset;
+      // The catalog's next offset must never run ahead of durable data (replay trusts it).
+      this.active?.sync();
       this.gaps = this.gaps.filter((g) => g.to > this.logStartOffset);
       this.writeCatalog();
       rmSync(file, { force: true });

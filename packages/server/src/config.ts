@@ -1,0 +1,95 @@
+import { MAX_FETCH_RESPONSE_DATA } from "@lance/protocol";
+import { LanceError } from "@lance/segment-format";
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Everything `createServer` needs; `resolveConfig` fills the defaults. */
+export interface ServerConfig {
+  nodeId: number;
+  dataDir: string;
+  /** Client LWP listener (port 0 picks a free port). */
+  listen: HostPort;
+  /** Health HTTP (`/health/live`, `/health/ready`); null: not served. */
+  healthAddr: HostPort | null;
+  /** Prometheus text at `/metrics`; null: not served. May equal healthAddr (one HTTP server). */
+  metricsAddr: HostPort | null;
+  /** Reject writes (ingest, topic create/delete/retention) with READ_ONLY; keep serving reads. */
+  readOnly: boolean;
+  /** Largest ingest payload; larger frames are refused before their payload is read. */
+  maxPayloadSize: number;
+  segmentMaxBytes: number;
+  /** Rotate the active segment once it is this old; null: size only. */
+  segmentMaxAgeMs: number | null;
+  indexIntervalBytes: number;
+  retentionCheckIntervalMs: number;
+  /** Fsync segments and advance the WAL checkpoint this often (the WAL behind it is recycled). */
+  checkpointIntervalMs: number;
+  wal: {
+    dir: string | null;
+    segmentSize: number;
+    groupCommitWindowMs: number;
+    maxBatchBytes: number;
+  };
+  /** Ingest bytes accepted but not yet durable, server-wide; above it ingests get Backpressure. */
+  maxPendingIngestBytes: number;
+  /** Requests a connection may have in flight before the server stops reading its socket. */
+  maxInFlightPerConnection: number;
+  /** How long `stop()` waits for in-flight requests before giving up. */
+  drainTimeoutMs: number;
+}
+
+export type ServerConfigInput = Partial<Omit<ServerConfig, "wal">> & { dataDir: string; wal?: Partial<ServerConfig["wal"]> };
+
+export const DEFAULT_CLIENT_PORT = 1992;
+
+export function resolveConfig(input: ServerConfigInput): ServerConfig {
+  const c: ServerConfig = {
+    nodeId: input.nodeId ?? 0,
+    dataDir: input.dataDir,
+    listen: input.listen ?? { host: "0.0.0.0", port: DEFAULT_CLIENT_PORT },
+    healthAddr: input.healthAddr ?? null,
+    metricsAddr: input.metricsAddr ?? null,
+    readOnly: input.readOnly ?? false,
+    // Every stored batch must fit one fetch reply the upstream client accepts (16 MiB frame).
+    maxPayloadSize: input.maxPayloadSize ?? MAX_FETCH_RESPONSE_DATA,
+    segmentMaxBytes: input.segmentMaxBytes ?? 1024 * 1024 * 1024,
+    segmentMaxAgeMs: input.segmentMaxAgeMs ?? null,
+    indexIntervalBytes: input.indexIntervalBytes ?? 4096,
+    retentionCheckIntervalMs: input.retentionCheckIntervalMs ?? 60_000,
+    checkpointIntervalMs: input.checkpointIntervalMs ?? 1_000,
+    wal: {
+      dir: input.wal?.dir ?? null,
+      segmentSize: input.wal?.segmentSize ?? 64 * 1024 * 1024,
+      groupCommitWindowMs: input.wal?.groupCommitWindowMs ?? 0,
+      maxBatchBytes: input.wal?.maxBatchBytes ?? 4 * 1024 * 1024,
+    },
+    maxPendingIngestBytes: input.maxPendingIngestBytes ?? 256 * 1024 * 1024,
+    maxInFlightPerConnection: input.maxInFlightPerConnection ?? 1024,
+    drainTimeoutMs: input.drainTimeoutMs ?? 25_000,
+  };
+  const bad = (why: string): never => {
+    throw new LanceError("LNC_BAD_CONFIG", why);
+  };
+  if (!c.dataDir) bad("data_dir is required");
+  if (!Number.isInteger(c.nodeId) || c.nodeId < 0 || c.nodeId > 0xffff) bad(`node_id must be 0..65535, got ${c.nodeId}`);
+  if (c.maxPayloadSize < 1 || c.maxPayloadSize > MAX_FETCH_RESPONSE_DATA) {
+    bad(`max_payload_size must be 1..${MAX_FETCH_RESPONSE_DATA} (a stored batch must fit one fetch reply), got ${c.maxPayloadSize}`);
+  }
+  if (c.segmentMaxBytes < 4096) bad(`segment_max_size must be at least 4096 bytes, got ${c.segmentMaxBytes}`);
+  if (c.wal.segmentSize < c.maxPayloadSize + 4096) bad(`wal.size (${c.wal.segmentSize}) must exceed max_payload_size (${c.maxPayloadSize}) by at least 4 KiB`);
+  for (const [name, a] of [["listen_addr", c.listen], ["health_addr", c.healthAddr], ["metrics_addr", c.metricsAddr]] as const) {
+    if (a && (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535)) bad(`${name} port must be 0..65535, got ${a.port}`);
+  }
+  return c;
+}
+
+/** Parses `host:port` (`[v6]:port` too); `what` names the setting in the error. */
+export function parseHostPort(text: string, what: string): HostPort {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(text.trim());
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new LanceError("LNC_BAD_CONFIG", `${what} must be host:port, got ${JSON.stringify(text)}`);
+  return { host: m[1] ?? (m[2] || "0.0.0.0"), port };
+}

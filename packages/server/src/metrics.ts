@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+/** The server's Prometheus metrics (names follow upstream's `lance_` families, cluster.md §7.2). */
+export function createMetrics(segmentCounts: () => Array<{ topic: string; segments: number }>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "lance_process_" });
+  const r = [registry];
+  return {
+    registry,
+    recordsIngested: new Counter({ name: "lance_records_ingested_total", help: "Records written (acknowledged ingests)", registers: r }),
+    bytesIngested: new Counter({ name: "lance_bytes_ingested_total", help: "Payload bytes written", registers: r }),
+    ingestLatency: new Histogram({ name: "lance_ingest_latency_seconds", help: "Ingest frame received to ack sent", buckets: LATENCY_BUCKETS, registers: r }),
+    walSyncSeconds: new Histogram({ name: "lance_wal_fsync_latency_seconds", help: "WAL append to covering fdatasync", buckets: LATENCY_BUCKETS, registers: r }),
+    reads: new Counter({ name: "lance_reads_total", help: "Fetch requests served", registers: r }),
+    readBytes: new Counter({ name: "lance_read_bytes_total", help: "Payload bytes returned by fetch", registers: r }),
+    fetchLatency: new Histogram({ name: "lance_fetch_latency_seconds", help: "Fetch request to reply", buckets: LATENCY_BUCKETS, registers: r }),
+    connectionsActive: new Gauge({ name: "lance_connections_active", help: "Open client connections", registers: r }),
+    connectionsTotal: new Counter({ name: "lance_connections_total", help: "Client connections accepted", registers: r }),
+    errors: new Counter({ name: "lance_errors_total", help: "Errors by type", labelNames: ["type"] as const, registers: r }),
+    backpressure: new Counter({ name: "lance_backpressure_events_total", help: "Ingests answered with Backpressure", registers: r }),
+    segments: new Gauge({
+      name: "lance_segments",
+      help: "Segment files per topic",
+      labelNames: ["topic"] as const,
+      registers: r,
+      collect() {
+        this.reset();
+        for (const s of segmentCounts()) this.set({ topic: s.topic }, s.segments);
+      },
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

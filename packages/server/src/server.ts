@@ -1,0 +1,190 @@
+import { mkdirSync } from "node:fs";
+import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import type { Server as HttpServer } from "node:http";
+import { walDir } from "@lance/segment-format";
+import { Wal, type WalLogEvent } from "@lance/wal";
+import { Broker } from "./broker.js";
+import { resolveConfig, type HostPort, type ServerConfig, type ServerConfigInput } from "./config.js";
+import { Connection } from "./connection.js";
+import { ConsumerOffsets } from "./consumer-offsets.js";
+import { startHttp, type HealthState } from "./http.js";
+import { defaultLogger, type Logger } from "./log.js";
+import { createMetrics, type Metrics } from "./metrics.js";
+import { TopicRegistry } from "./topic-registry.js";
+import { WritePath } from "./write-path.js";
+
+export interface LanceServer {
+  readonly config: ServerConfig;
+  readonly metrics: Metrics;
+  /** Recovers the data dir (WAL replay, segment tails, indexes), then binds the listeners. */
+  start(): Promise<void>;
+  /**
+   * Drains: stops accepting, answers every in-flight request (acks only after fsync),
+   * checkpoints, closes files. Resolves `{ drained: false }` if the drain timeout expired first
+   * (connections were then cut).
+   */
+  stop(): Promise<{ drained: boolean }>;
+  /** The bound client address (after start). */
+  address(): HostPort;
+  health(): HealthState;
+}
+
+export function createServer(input: ServerConfigInput & { logger?: Logger }): LanceServer {
+  const config = resolveConfig(input);
+  const log = input.logger ?? defaultLogger();
+  let registry: TopicRegistry | null = null;
+  const metrics = createMetrics(() =>
+    (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
+  );
+  let wal: Wal | null = null;
+  let writes: WritePath | null = null;
+  let tcp: TcpServer | null = null;
+  const http: HttpServer[] = [];
+  const connections = new Set<Connection>();
+  const timers: NodeJS.Timeout[] = [];
+  let state: "new" | "starting" | "running" | "stopping" | "stopped" = "new";
+
+  const health = (): HealthState => {
+    const reasons: string[] = [];
+    if (state !== "running") reasons.push(`server is ${state}`);
+    if (writes?.failed) reasons.push(writes.failed.message);
+    return { live: state !== "stopped", ready: reasons.length === 0, reasons };
+  };
+
+  async function start(): Promise<void> {
+    if (state !== "new") throw new Error(`server already ${state}`);
+    state = "starting";
+    const t0 = Date.now();
+    mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+    const dir = config.wal.dir ?? walDir(config.dataDir);
+    log.info({ dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly }, "starting lance (standalone)");
+    wal = await Wal.open(dir, {
+      segmentSize: config.wal.segmentSize,
+      groupCommitWindowMs: config.wal.groupCommitWindowMs,
+      maxBatchBytes: config.wal.maxBatchBytes,
+      logger: (e) => logWalEvent(log, e),
+    });
+    registry = new TopicRegistry(
+      config.dataDir,
+      { maxSegmentBytes: config.segmentMaxBytes, maxSegmentAgeMs: config.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY, indexIntervalBytes: config.indexIntervalBytes },
+      log,
+    );
+    registry.load();
+    writes = new WritePath(wal, registry, metrics, log);
+    const replay = await writes.replay();
+    await writes.checkpoint();
+    log.info({ ...replay, topics: registry.list().length, ms: Date.now() - t0 }, "recovery complete");
+    const broker = new Broker(config, registry, writes, new ConsumerOffsets(config.dataDir), metrics, log);
+
+    tcp = createTcpServer((socket) => {
+      if (state !== "running") return socket.destroy();
+      metrics.connectionsTotal.inc();
+      metrics.connectionsActive.inc();
+      const c = new Connection(socket, broker, { maxPayloadSize: config.maxPayloadSize, maxInFlight: config.maxInFlightPerConnection }, metrics, log, (gone) => {
+        connections.delete(gone);
+        metrics.connectionsActive.dec();
+      });
+      connections.add(c);
+    });
+    await listen(tcp, config.listen);
+    for (const [addr, routes] of httpListeners(config, health, metrics)) http.push(await startHttp(addr, routes));
+
+    timers.push(setInterval(() => void writes!.checkpoint().catch((err: Error) => log.error({ err: err.message }, "checkpoint failed")), config.checkpointIntervalMs));
+    timers.push(setInterval(() => enforceRetention(registry!, log), config.retentionCheckIntervalMs));
+    for (const t of timers) t.unref();
+    state = "running";
+    log.info({ listen: addressOf(tcp), ms: Date.now() - t0 }, "lance ready");
+  }
+
+  async function stop(): Promise<{ drained: boolean }> {
+    if (state === "stopped" || state === "new") return { drained: true };
+    state = "stopping";
+    for (const t of timers) clearInterval(t);
+    const closed = tcp ? new Promise<void>((r) => tcp!.close(() => r())) : Promise.resolve();
+    for (const c of connections) c.drainAndClose();
+    const drained = await Promise.race([
+      (async () => {
+        while (connections.size > 0) await new Promise((r) => setTimeout(r, 10));
+        return true;
+      })(),
+      new Promise<boolean>((r) => setTimeout(() => r(false), config.drainTimeoutMs).unref()),
+    ]);
+    if (!drained) {
+      log.warn({ connections: connections.size }, "drain timeout: closing connections with requests in flight");
+      for (const c of connections) c.destroy();
+    }
+    await closed;
+    if (writes) {
+      await writes.drain();
+      await writes.checkpoint().catch((err: Error) => log.error({ err: err.message }, "final checkpoint failed"));
+    }
+    await registry?.closeAll();
+    await wal?.close();
+    await Promise.all(http.map((h) => new Promise<void>((r) => h.close(() => r()))));
+    state = "stopped";
+    log.info({ drained }, "lance stopped");
+    return { drained };
+  }
+
+  return {
+    config,
+    metrics,
+    start,
+    stop,
+    address: () => {
+      if (!tcp) throw new Error("server not started");
+      return addressOf(tcp);
+    },
+    health,
+  };
+}
+
+function listen(server: TcpServer, addr: HostPort): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(addr.port, addr.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function addressOf(server: TcpServer): HostPort {
+  const a = server.address();
+  if (!a || typeof a === "string") throw new Error("server has no TCP address");
+  return { host: a.address, port: a.port };
+}
+
+/** One HTTP listener per distinct address; health and metrics share one when they are equal. */
+function httpListeners(config: ServerConfig, health: () => HealthState, metrics: Metrics) {
+  const out: Array<[HostPort, { health?: () => HealthState; metrics?: Metrics["registry"] }]> = [];
+  const same = config.healthAddr && config.metricsAddr && config.healthAddr.host === config.metricsAddr.host && config.healthAddr.port === config.metricsAddr.port;
+  if (same) out.push([config.healthAddr!, { health, metrics: metrics.registry }]);
+  else {
+    if (config.healthAddr) out.push([config.healthAddr, { health }]);
+    if (config.metricsAddr) out.push([config.metricsAddr, { metrics: metrics.registry }]);
+  }
+  return out;
+}
+
+function enforceRetention(registry: TopicRegistry, log: Logger): void {
+  for (const t of registry.list()) {
+    const r = t.meta.retention;
+    if (!r || (!r.max_bytes && !r.max_age_secs)) continue;
+    try {
+      const removed = t.writer.enforceRetention({ maxBytes: r.max_bytes, maxAgeMs: r.max_age_secs ? r.max_age_secs * 1000 : null });
+      if (removed.length > 0) {
+        t.reader.refresh();
+        log.info({ topic: t.meta.name, removed }, "retention removed segments");
+      }
+    } catch (err) {
+      log.error({ topic: t.meta.name, err: (err as Error).message }, "retention failed");
+    }
+  }
+}
+
+function logWalEvent(log: Logger, e: WalLogEvent): void {
+  if (e.event === "wal.torn_tail_truncated") log.warn(e, `WAL torn tail truncated: ${e.file} at byte ${e.offset} (${e.bytes} bytes, ${e.reason})`);
+  else if (e.event === "wal.recovered") log.info({ ...e.report, checkpoint: e.report.checkpoint, hardState: undefined }, "WAL recovered");
+  else log.debug(e, e.event);
+}

@@ -1,0 +1,45 @@
+import { LanceError } from "@lance/segment-format";
+
+/**
+ * The WAL payload of one ingest (entry type INGEST): where it goes and which offsets it takes,
+ * so that replay after a crash is idempotent by offset.
+ *
+ *   0 u32 topic id | 4 u64 base offset | 12 u32 record count | 16 u64 timestamp ns
+ *   24 u16 flags   | 26 payload
+ */
+export const ENTRY_INGEST = 1;
+const HEADER = 26;
+
+export interface IngestEntry {
+  topicId: number;
+  baseOffset: number;
+  recordCount: number;
+  timestampNs: bigint;
+  flags: number;
+  payload: Uint8Array;
+}
+
+export function encodeIngestEntry(e: IngestEntry): Uint8Array {
+  const buf = Buffer.allocUnsafe(HEADER + e.payload.byteLength);
+  buf.writeUInt32LE(e.topicId, 0);
+  buf.writeUInt32LE(e.baseOffset % 0x1_0000_0000, 4);
+  buf.writeUInt32LE(Math.floor(e.baseOffset / 0x1_0000_0000), 8);
+  buf.writeUInt32LE(e.recordCount, 12);
+  buf.writeBigUInt64LE(e.timestampNs, 16);
+  buf.writeUInt16LE(e.flags, 24);
+  buf.set(e.payload, HEADER);
+  return buf;
+}
+
+export function decodeIngestEntry(bytes: Uint8Array, index: number): IngestEntry {
+  if (bytes.byteLength < HEADER) throw new LanceError("LNC_WAL_BAD_ENTRY", `WAL entry ${index} is ${bytes.byteLength} bytes, shorter than an ingest header`);
+  const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    topicId: buf.readUInt32LE(0),
+    baseOffset: buf.readUInt32LE(4) + buf.readUInt32LE(8) * 0x1_0000_0000,
+    recordCount: buf.readUInt32LE(12),
+    timestampNs: buf.readBigUInt64LE(16),
+    flags: buf.readUInt16LE(24),
+    payload: buf.subarray(HEADER),
+  };
+}
