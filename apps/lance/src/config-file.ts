@@ -1,0 +1,116 @@
+import { readFileSync } from "node:fs";
+import { extname } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { parseHostPort, type ServerConfigInput } from "@lance/server";
+
+/** What a config file (or the environment, or flags) says; later layers override earlier ones. */
+export type ConfigLayer = Partial<ServerConfigInput> & { logLevel?: string };
+
+export interface FileConfig {
+  layer: ConfigLayer;
+  /** Things the operator should know: unknown keys, a `read_only` found inside a table. */
+  warnings: string[];
+}
+
+const KNOWN_ROOT = new Set([
+  "node_id", "listen_addr", "replication_addr", "metrics_addr", "health_addr", "data_dir", "replication_mode", "peers",
+  "wal", "ingestion", "io", "monitoring", "retention_cleanup_interval_secs", "auth", "tls", "read_only", "log_level", "cluster",
+  "replication_quorum_timeout_ms", "consumer_rate_limit_bytes_per_sec", "data_replication_channel_capacity", "replication_max_inflight",
+]);
+
+class ConfigError extends Error {
+  readonly code = "LNC_BAD_CONFIG";
+}
+
+/** Reads lance.toml (or .json) with upstream's keys (cluster.md §6.2) plus `read_only`. */
+export function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  let raw: Record<string, unknown>;
+  try {
+    raw = extname(path) === ".json" ? (JSON.parse(text) as Record<string, unknown>) : (parseToml(text) as Record<string, unknown>);
+  } catch (err) {
+    throw new ConfigError(`${path} is not valid ${extname(path) === ".json" ? "JSON" : "TOML"}: ${(err as Error).message}`);
+  }
+  return interpret(raw, path);
+}
+
+export function interpret(raw: Record<string, unknown>, path: string): FileConfig {
+  const warnings: string[] = [];
+  const layer: ConfigLayer = {};
+  const str = (v: unknown, key: string): string => {
+    if (typeof v !== "string") throw new ConfigError(`${path}: ${key} must be a string`);
+    return v;
+  };
+  const int = (v: unknown, key: string): number => {
+    if (typeof v === "bigint") v = Number(v);
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) throw new ConfigError(`${path}: ${key} must be a non-negative integer`);
+    return v;
+  };
+  const bool = (v: unknown, key: string): boolean => {
+    if (typeof v !== "boolean") throw new ConfigError(`${path}: ${key} must be true or false`);
+    return v;
+  };
+  const table = (key: string): Record<string, unknown> => {
+    const v = raw[key];
+    if (v === undefined) return {};
+    if (typeof v !== "object" || v === null || Array.isArray(v)) throw new ConfigError(`${path}: [${key}] must be a table`);
+    return v as Record<string, unknown>;
+  };
+
+  for (const k of Object.keys(raw)) if (!KNOWN_ROOT.has(k)) warnings.push(`${path}: unknown key ${k} (ignored)`);
+  if (raw.node_id !== undefined) layer.nodeId = int(raw.node_id, "node_id");
+  if (raw.data_dir !== undefined) layer.dataDir = str(raw.data_dir, "data_dir");
+  if (raw.listen_addr !== undefined) layer.listen = parseHostPort(str(raw.listen_addr, "listen_addr"), "listen_addr");
+  if (raw.health_addr !== undefined) layer.healthAddr = parseHostPort(str(raw.health_addr, "health_addr"), "health_addr");
+  if (raw.metrics_addr !== undefined) layer.metricsAddr = parseHostPort(str(raw.metrics_addr, "metrics_addr"), "metrics_addr");
+  if (raw.log_level !== undefined) layer.logLevel = str(raw.log_level, "log_level");
+  if (raw.retention_cleanup_interval_secs !== undefined) layer.retentionCheckIntervalMs = int(raw.retention_cleanup_interval_secs, "retention_cleanup_interval_secs") * 1000;
+
+  const mode = raw.replication_mode === undefined ? "l1" : str(raw.replication_mode, "replication_mode").toLowerCase();
+  const peers = [...asList(raw.peers), ...asList(table("cluster").peers)];
+  if (!["l1", "standalone"].includes(mode) || peers.length > 0) {
+    throw new ConfigError(`${path}: this build runs standalone only (replication_mode l1); cluster settings (replication_mode ${mode}, ${peers.length} peers) arrive with clustering`);
+  }
+
+  const wal = table("wal");
+  if (wal.enabled === false) warnings.push(`${path}: [wal] enabled = false is ignored: every write goes through the WAL`);
+  if (wal.size !== undefined || wal.path !== undefined) {
+    layer.wal = {
+      ...(wal.size !== undefined ? { segmentSize: int(wal.size, "wal.size") } : {}),
+      ...(wal.path !== undefined ? { dir: str(wal.path, "wal.path") } : {}),
+    };
+  }
+  const ingestion = table("ingestion");
+  if (ingestion.max_payload_size !== undefined) layer.maxPayloadSize = int(ingestion.max_payload_size, "ingestion.max_payload_size");
+  const io = table("io");
+  if (io.segment_max_size !== undefined) layer.segmentMaxBytes = int(io.segment_max_size, "io.segment_max_size");
+  if (io.sparse_index_interval !== undefined) layer.indexIntervalBytes = int(io.sparse_index_interval, "io.sparse_index_interval");
+
+  // The runbook appends `read_only = true` to the end of the file, which TOML places inside
+  // whatever table comes last. Honour it wherever it landed, and say where it was found.
+  const readOnly = findReadOnly(raw);
+  if (readOnly) {
+    layer.readOnly = bool(readOnly.value, `${readOnly.where}read_only`);
+    if (readOnly.where) warnings.push(`${path}: read_only found inside [${readOnly.where.slice(0, -1)}] (appended after that table); applied to the whole server`);
+  }
+  return { layer, warnings };
+}
+
+function findReadOnly(raw: Record<string, unknown>): { value: unknown; where: string } | null {
+  if (raw.read_only !== undefined) return { value: raw.read_only, where: "" };
+  for (const [k, v] of Object.entries(raw)) {
+    if (typeof v === "object" && v !== null && !Array.isArray(v) && "read_only" in v) return { value: (v as Record<string, unknown>).read_only, where: `${k}.` };
+  }
+  return null;
+}
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : v === undefined ? [] : [v];
+}
+
+export { ConfigError };
