@@ -17,8 +17,12 @@ export interface SnapshotTransfer {
   sent: number;
   /** For a zero-byte snapshot: its single empty chunk went out. */
   emptySent: boolean;
-  /** An ack arrived since the last heartbeat (otherwise the leader resends from `acked`). */
+  /** An ack moved `acked` since the last heartbeat (otherwise the leader resends from `acked`). */
   progressed: boolean;
+  /** The offset the leader last went back to on a gap report; once per offset, so duplicated and reordered reports cannot multiply traffic. */
+  rewoundAt: number;
+  /** Lowest offset below `acked` reported since the last heartbeat: the follower may have lost its staging. */
+  lowestReport: number | null;
 }
 
 export class Progress {
@@ -66,7 +70,7 @@ export class Progress {
 
   becomeSnapshot(meta: SnapshotMeta): void {
     this.reset("snapshot");
-    this.snapshot = { meta, acked: 0, sent: 0, emptySent: false, progressed: true };
+    this.snapshot = { meta, acked: 0, sent: 0, emptySent: false, progressed: true, rewoundAt: -1, lowestReport: null };
   }
 
   private reset(state: ProgressState): void {

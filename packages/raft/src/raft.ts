@@ -403,12 +403,19 @@ export class Raft {
       s.acked = offset;
       s.sent = Math.max(s.sent, offset);
       s.progressed = true;
-    } else if (s.sent > offset) {
-      // The follower is missing the chunk at `offset` (lost, reordered, or its staging was lost
-      // in a restart): go back and resend from there.
-      s.acked = offset;
+      s.rewoundAt = -1;
+      s.lowestReport = null;
+    } else if (offset === s.acked) {
+      // The follower misses the chunk at `offset` (lost or overtaken): go back there, once.
+      if (s.sent <= offset || s.rewoundAt === offset) return;
+      s.rewoundAt = offset;
       s.sent = offset;
       s.emptySent = false;
+    } else {
+      // Either a stale report or a follower that lost its staging in a restart; the heartbeat
+      // decides (resendSnapshot) if no progress follows.
+      s.lowestReport = Math.min(s.lowestReport ?? offset, offset);
+      return;
     }
     this.sendSnapshotChunks(m.from, pr);
   }
@@ -590,14 +597,17 @@ export class Raft {
   /** No ack since the last heartbeat: resend from the acknowledged offset. */
   private resendSnapshot(to: NodeId, pr: Progress): void {
     const s = pr.snapshot!;
-    if (s.acked >= s.meta.size && s.meta.size > 0) {
+    if (s.acked >= s.meta.size && s.meta.size > 0 && s.lowestReport === null) {
       // Everything is staged but the install answer was lost: an empty first chunk makes the
       // follower repeat it (or, if it lost the staging, report offset 0).
       this.send({ type: "snap", to, meta: s.meta, offset: 0, data: new Uint8Array(0) });
       return;
     }
+    if (s.lowestReport !== null) s.acked = s.lowestReport;
     s.sent = s.acked;
     s.emptySent = false;
+    s.rewoundAt = -1;
+    s.lowestReport = null;
     this.sendSnapshotChunks(to, pr);
   }
 

@@ -32,6 +32,11 @@ describe("simulator: CI slice", () => {
     expect(failures(results)).toEqual([]);
   });
 
+  it("long runs: 30 seeds of 2000 chaos ticks", () => {
+    const results = Array.from({ length: 30 }, (_, i) => runScenario({ seed: 300_000 + i, faultTicks: 2000 }));
+    expect(failures(results)).toEqual([]);
+  });
+
   it("is reproducible from its seed", () => {
     expect(runScenario({ seed: 4242 })).toEqual(runScenario({ seed: 4242 }));
   });

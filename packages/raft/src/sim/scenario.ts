@@ -140,6 +140,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
       }
       c.tick();
       trackElection();
+      checkTraffic(c);
     }
 
     // Heal: every node up, no partitions, no loss; delays (reordering) stay.
@@ -159,6 +160,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
       }
       c.tick();
       trackElection();
+      checkTraffic(c);
       if (c.acked.has(finalId) && c.missingAcked().length === 0) {
         done = true;
         break;
@@ -192,6 +194,17 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     snapshotsInstalled: c.snapshotsInstalled,
     healTicks,
   };
+}
+
+/**
+ * Traffic must stay proportional to the cluster: a feedback loop (a response that triggers more
+ * than one message, amplified by duplication) grows without bound and is a liveness bug.
+ */
+const MAX_IN_FLIGHT_PER_LINK = 200;
+
+function checkTraffic(c: SimCluster): void {
+  const limit = MAX_IN_FLIGHT_PER_LINK * c.voters.length * (c.voters.length - 1);
+  if (c.net.inFlight() > limit) throw new SafetyViolation(`message storm: ${c.net.inFlight()} messages in flight`);
 }
 
 function isBlank(n: SimNode): boolean {
