@@ -5,6 +5,7 @@ import {
   FRAME_ALIGN,
   FRAME_HEADER_SIZE,
   MAX_USER_TYPE,
+  NO_MAGIC,
   TYPE_GAP,
   TYPE_TRUNCATE,
   decodeFileHeader,
@@ -120,6 +121,10 @@ interface Evidence {
 function describeStop(r: FrameParse, frameProblem: string | null, staleEpoch: boolean): { clean: boolean; reason: string } {
   if (r.kind === "slack") return { clean: true, reason: "end of file" };
   if (r.kind === "zero") return { clean: true, reason: "zeroed bytes where a frame should start" };
+  // Our writes start at frame boundaries, so a torn write always leaves a frame magic at the
+  // end of the log; anything else there is old content (e.g. the middle of a recycled file's
+  // stale frame).
+  if (r.kind === "bad" && r.reason === NO_MAGIC) return { clean: true, reason: "old bytes where a frame should start" };
   if (r.kind === "bad") return staleEpoch ? { clean: true, reason: "damaged frame from an older epoch" } : { clean: false, reason: r.reason };
   if (frameProblem === null) return { clean: true, reason: "stale frame from an older epoch" };
   return { clean: false, reason: frameProblem };

@@ -46,6 +46,8 @@ export type FrameParse =
   | { kind: "zero" }
   | { kind: "bad"; reason: string };
 
+export const NO_MAGIC = "no frame magic";
+
 export function alignUp(n: number): number {
   return Math.ceil(n / FRAME_ALIGN) * FRAME_ALIGN;
 }
@@ -119,7 +121,7 @@ export function parseFrameAt(buf: Uint8Array, at: number, checkCrc = true): Fram
     buf[at + 3] !== FRAME_MAGIC[3]
   ) {
     if (isZero(buf, at, at + FRAME_HEADER_SIZE)) return { kind: "zero" };
-    return { kind: "bad", reason: "no frame magic" };
+    return { kind: "bad", reason: NO_MAGIC };
   }
   const view = viewOf(buf);
   const payloadLength = view.getUint32(at + 8, true);
