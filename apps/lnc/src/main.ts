@@ -6,8 +6,8 @@ import {
   runInspectIndex,
   runListTopicsOffline,
   runRebuildIndex,
-  runRepairSegment,
-  runScan,
+  runRepairPath,
+  runScanPath,
   runVerifyData,
 } from "@lance/cli";
 
@@ -42,11 +42,11 @@ const program = new Command()
 
 program
   .command("scan")
-  .description("list the batches of a segment file with their CRC status, record count and offset range")
-  .requiredOption("-p, --path <file>", "segment file (.lnc)")
+  .description("list the batches of a segment file (or the frames of a WAL file) with their CRC status, record count and offset range")
+  .requiredOption("-p, --path <file>", "segment file (.lnc) or WAL file (.wal)")
   .option("-l, --limit <n>", "batches to list (0 = all)", nonNegativeInt, 20)
   .option("--json", "machine-readable output")
-  .action(action((o: { path: string; limit: number; json?: boolean }) => runScan(o, processIO)));
+  .action(action((o: { path: string; limit: number; json?: boolean }) => runScanPath(o, processIO)));
 
 program
   .command("verify-data")
@@ -59,14 +59,14 @@ program
 
 program
   .command("repair")
-  .description("repair a segment: truncate a torn or corrupt tail (the cut bytes are backed up)")
-  .requiredOption("-p, --path <path>", "segment file (.lnc)")
+  .description("repair the WAL directory or a segment: cut a torn or corrupt tail, keeping a backup of what changes")
+  .requiredOption("-p, --path <path>", "WAL directory ({data_dir}/wal) or segment file (.lnc)")
   .option("--dry-run", "show what would change without changing anything")
-  .option("--skip-corrupt", "drop only damaged regions and keep valid batches after them (leaves an offset gap)")
+  .option("--skip-corrupt", "drop only damaged regions and keep the valid batches/entries after them (leaves a gap)")
   .option("--truncate-at-damage", "cut everything from the first damaged byte, valid batches after it included")
   .option("--json", "machine-readable output")
   .action(
-    action((o: { path: string; dryRun?: boolean; skipCorrupt?: boolean; truncateAtDamage?: boolean; json?: boolean }) => runRepairSegment(o, processIO)),
+    action((o: { path: string; dryRun?: boolean; skipCorrupt?: boolean; truncateAtDamage?: boolean; json?: boolean }) => runRepairPath(o, processIO)),
   );
 
 program

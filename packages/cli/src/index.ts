@@ -7,3 +7,5 @@ export { runRebuildIndex, type RebuildIndexOptions } from "./commands/rebuild-in
 export { runInspectIndex, inspectIndex, type InspectIndexOptions } from "./commands/inspect-index.js";
 export { runListTopicsOffline, listTopicsOffline, type OfflineTopic } from "./commands/list-topics.js";
 export { resolveTopicDir } from "./commands/topics.js";
+export { runScanWal, runRepairWal } from "./commands/wal.js";
+export { runScanPath, runRepairPath } from "./commands/dispatch.js";
