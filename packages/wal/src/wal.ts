@@ -337,7 +337,7 @@ export class Wal {
       let at = 0;
       for (let k = i; k <= j; k++) {
         const p = parseFrameAt(buf, at);
-        if (p.kind !== "frame" || p.frame.index !== k) {
+        if (p.kind !== "frame" || p.frame.index !== k || !this.table.has(k) || p.frame.term !== this.table.term(k)) {
           if (!this.table.has(k)) throw walError("LNC_WAL_OUT_OF_RANGE", `index ${k} was truncated or recycled while being read`);
           throw walError("LNC_WAL_CORRUPT", `${lf.path} at byte ${start + at}: entry ${k} failed its check on read (${p.kind === "bad" ? p.reason : "not the expected frame"})`);
         }
