@@ -133,3 +133,4 @@ describe("standalone server over TCP", () => {
     expect(existsSync(join(dataDir, "wal"))).toBe(true);
   });
 });
+
