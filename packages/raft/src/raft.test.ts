@@ -44,10 +44,19 @@ class Group {
     }
     return out;
   }
-  /** Delivers queued messages (and their consequences) until none are left. */
-  stabilize(onDelivered: (m: Message) => void = () => {}): void {
+  /** Replaces node `id` by a fresh process on an empty disk. */
+  wipe(id: NodeId, seed: number): void {
+    const storage = new MemoryStorage();
+    const voters = [...this.nodes.keys()];
+    this.nodes.set(id, { raft: new RawNode({ id, voters, storage, seed }), storage });
+    this.queue = this.queue.filter((m) => m.from !== id);
+    this.pump(id);
+  }
+  /** Delivers queued messages (and their consequences) until none are left; `drop` loses some. */
+  stabilize(onDelivered: (m: Message) => void = () => {}, drop: (m: Message) => boolean = () => false): void {
     for (let i = 0; i < 10_000 && this.queue.length > 0; i++) {
       const m = this.queue.shift()!;
+      if (drop(m)) continue;
       this.raft(m.to).step(m);
       this.pump(m.to);
       onDelivered(m);
@@ -205,6 +214,50 @@ describe("node replacement", () => {
     // The same acknowledgement from the new disk does count.
     group.raft(1).step({ ...staleAck, diskId: 77 });
     expect(group.raft(1).status().commit).toBe(index);
+  });
+});
+
+describe("node replacement: the wiped node was the only one that knew of a commit", () => {
+  // Regression for sim seed 7978 (crash-heavy): leader 2 commits its no-op with node 3's
+  // acknowledgement, applies it, and is wiped before anyone else learns of the commit. Node 2
+  // used to stop rejoining once its commit index reached the highest one its peers reported
+  // (0 here) and then voted for node 1, whose log is empty: the applied entry was lost.
+  it("keeps abstaining until its log is as up to date as every log its peers reported", () => {
+    const group = new Group(new Map([[1, storageWith(1, 0, [])], [2, storageWith(1, 0, [])], [3, storageWith(1, 0, [])]]));
+    group.raft(2).campaign();
+    group.pump(2);
+    let leaderSpoke = false;
+    group.stabilize(
+      () => {},
+      (m) => {
+        if (m.from === 2 && (m.type === "app" || m.type === "heartbeat")) {
+          if (leaderSpoke || m.to !== 3) return true;
+          leaderSpoke = true;
+        }
+        return false;
+      },
+    );
+    expect(group.raft(2).status()).toMatchObject({ role: "leader", commit: 1 });
+    expect(group.raft(3).status()).toMatchObject({ commit: 0, lastIndex: 1 });
+    expect(group.raft(1).status()).toMatchObject({ lastIndex: 0 });
+
+    group.wipe(2, 99);
+    group.stabilize();
+    expect(group.raft(2).status().rejoining).toBe(true);
+
+    // Node 1 cannot win: node 3 has the newer log and node 2 abstains.
+    group.raft(1).campaign();
+    group.pump(1);
+    group.stabilize();
+    expect(group.raft(1).status().role).not.toBe("leader");
+
+    // Node 3 can (node 1's empty log is behind it); node 2 catches up, then may vote again.
+    group.raft(3).campaign();
+    group.pump(3);
+    group.stabilize();
+    expect(group.raft(3).status().role).toBe("leader");
+    expect(group.raft(2).status()).toMatchObject({ rejoining: false, leader: 3 });
+    expect(group.nodes.get(2)!.storage.term(1)).toBe(group.nodes.get(3)!.storage.term(1));
   });
 });
 

@@ -22,12 +22,14 @@ import type {
   VoteResponseMessage,
 } from "./types.js";
 
-type Outgoing = Message extends infer M ? (M extends Message ? Omit<M, "from" | "term"> & { term?: number } : never) : never;
+/** A message as Raft builds it: `from` is filled in, `term` defaults to the current term. */
+type WithoutSender<M> = M extends Message ? Omit<M, "from" | "term"> & { term?: number } : never;
+type Outgoing = WithoutSender<Message>;
 
-/** State a rejoining node gathers: every peer's term and commit, read after this process started. */
+/** State a rejoining node gathers: every peer's term and log end, read after this process started. */
 interface RejoinState {
   nonce: number;
-  replies: Map<NodeId, { term: number; commit: number }>;
+  replies: Map<NodeId, { term: number; lastIndex: number; lastTerm: number }>;
   probeElapsed: number;
 }
 
@@ -650,33 +652,47 @@ export class Raft {
       known.current = m.diskId;
     }
     if (this.role === "leader") pr.lostData(m.lastIndex);
-    this.send({ type: "probeResp", to: m.from, term: 0, nonce: m.nonce, peerTerm: this.term, peerCommit: this.log.committed });
+    this.send({
+      type: "probeResp",
+      to: m.from,
+      term: 0,
+      nonce: m.nonce,
+      peerTerm: this.term,
+      peerLastIndex: this.log.lastIndex(),
+      peerLastTerm: this.log.lastTerm(),
+    });
   }
 
   private handleProbeResponse(m: ProbeResponseMessage): void {
     const r = this.rejoin;
     if (r === null || m.nonce !== r.nonce || !this.prs.has(m.from) || m.from === this.id) return;
-    r.replies.set(m.from, { term: m.peerTerm, commit: m.peerCommit });
+    r.replies.set(m.from, { term: m.peerTerm, lastIndex: m.peerLastIndex, lastTerm: m.peerLastTerm });
     this.maybeFinishRejoin();
   }
 
   /**
    * A node that lost its disk may have voted in any term up to the highest term any peer had
-   * when it restarted, and may have acknowledged entries up to the highest commit index then.
-   * Once every peer has answered a probe sent after the restart, and our log holds everything
-   * committed at that time, we may vote again — but never again in a term we could have voted
-   * in before (docs/raft.md, "Node replacement").
+   * when it restarted, and may have been part of the majority that stored any entry some peer
+   * held then. Once every peer has answered a probe sent after the restart, and our log is at
+   * least as up to date as every log they reported (so it holds every such committed entry),
+   * we may vote again — but never in a term we could have voted in before (docs/raft.md,
+   * "Node replacement").
    */
   private maybeFinishRejoin(): void {
     const r = this.rejoin;
     if (r === null || r.replies.size < this.peers.length) return;
     let maxTerm = 0;
-    let maxCommit = 0;
+    let endTerm = 0;
+    let endIndex = 0;
     for (const rep of r.replies.values()) {
       maxTerm = Math.max(maxTerm, rep.term);
-      maxCommit = Math.max(maxCommit, rep.commit);
+      if (rep.lastTerm > endTerm || (rep.lastTerm === endTerm && rep.lastIndex > endIndex)) {
+        endTerm = rep.lastTerm;
+        endIndex = rep.lastIndex;
+      }
     }
-    if (this.log.committed < maxCommit) return;
+    const ourTerm = this.log.lastTerm();
+    if (ourTerm < endTerm || (ourTerm === endTerm && this.log.lastIndex() < endIndex)) return;
     if (this.term < maxTerm) this.becomeFollower(maxTerm, null);
     if (this.term === maxTerm && this.vote === null) this.vote = this.id;
     this.rejoin = null;

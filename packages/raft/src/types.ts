@@ -127,11 +127,13 @@ export interface ProbeMessage extends MessageBase {
   readonly lastIndex: number;
 }
 
+/** The answering peer's current term and the end of its log, read after the probe arrived. */
 export interface ProbeResponseMessage extends MessageBase {
   readonly type: "probeResp";
   readonly nonce: number;
   readonly peerTerm: number;
-  readonly peerCommit: number;
+  readonly peerLastIndex: number;
+  readonly peerLastTerm: number;
 }
 
 export type Message =

@@ -123,6 +123,9 @@ export class SimCluster {
   tornReadyCrash = 0;
   tornReadyCrashes = 0;
   snapshotsInstalled = 0;
+  /** Receives a line per event (and per message with traceMessages) when set: for replaying a seed. */
+  trace: ((line: string) => void) | null = null;
+  traceMessages = false;
   private readonly rng: Rng;
   private readonly opts: SimNodeOptions;
   private leaderTerms = new Map<NodeId, number>();
@@ -143,13 +146,19 @@ export class SimCluster {
   }
 
   start(n: SimNode): void {
+    this.log(() => `start ${n.id}${n.disk.lastIndex() === 0 && n.disk.initialState().term === 0 ? " (empty disk)" : ""}`);
     n.start(this.voters, Math.floor(this.rng() * 2 ** 31), this.opts);
     this.leaderTerms.delete(n.id);
     this.process(n);
   }
 
   crash(n: SimNode): void {
+    this.log(() => `crash ${n.id} ${JSON.stringify(n.status())}`);
     n.crash();
+  }
+
+  log(line: () => string): void {
+    if (this.trace !== null) this.trace(`[${this.now}] ${line()}`);
   }
 
   /** Live leaders, highest term first. */
@@ -221,10 +230,14 @@ export class SimCluster {
       this.persist(n, rd);
       if (this.tornReadyCrash > 0 && this.rng() < this.tornReadyCrash) {
         this.tornReadyCrashes++;
+        this.log(() => `crash ${n.id} after persisting, before sending`);
         n.crash();
         return;
       }
-      for (const m of rd.messages) this.net.send(m, this.now);
+      for (const m of rd.messages) {
+        if (this.traceMessages) this.log(() => `send ${JSON.stringify(m, (k, v: unknown) => (k === "data" && v instanceof Uint8Array ? decoder.decode(v) : v))}`);
+        this.net.send(m, this.now);
+      }
       for (const e of rd.committedEntries) this.apply(n, e);
       raft.advance(rd);
       this.maybeSnapshot(n);
@@ -291,6 +304,7 @@ export class SimCluster {
     const s = raft.status();
     if (s.role !== "leader" || this.leaderTerms.get(n.id) === s.term) return;
     this.leaderTerms.set(n.id, s.term);
+    this.log(() => `leader ${n.id} term ${s.term} lastIndex ${s.lastIndex} commit ${s.commit}`);
     this.checker.leaderElected(s.term, n.id, (i) => raft.termAt(i), n.disk.firstIndex(), s.lastIndex);
   }
 

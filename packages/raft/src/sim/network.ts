@@ -62,6 +62,11 @@ export class SimNetwork {
     this.cut.clear();
   }
 
+  /** The cut links, e.g. "1>3 3>1". */
+  describe(): string {
+    return [...this.cut].sort().join(" ");
+  }
+
   isPartitioned(): boolean {
     return this.cut.size > 0;
   }

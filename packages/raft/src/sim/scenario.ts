@@ -18,6 +18,9 @@ export interface ScenarioOptions {
   /** Probability a restart comes back with an empty disk. Default 0.25. */
   wipeRate?: number;
   node?: Partial<SimNodeOptions>;
+  /** Event log for replaying a seed (crashes, restarts, partitions, elections; messages with traceMessages). */
+  trace?: (line: string) => void;
+  traceMessages?: boolean;
 }
 
 export interface FaultCounts {
@@ -76,6 +79,8 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const faults = { drop: rng() * 0.1, duplicate: rng() * 0.05, maxDelay: randInt(rng, 1, 4) };
   const c = new SimCluster(size, rng, faults, nodeOpts);
   c.tornReadyCrash = rng() < 0.5 ? 0.001 : 0;
+  c.trace = o.trace ?? null;
+  c.traceMessages = o.traceMessages ?? false;
 
   const counts: FaultCounts = { crashes: 0, leaderCrashes: 0, wipes: 0, partitions: 0, tornReadyCrashes: 0, dropped: 0, duplicated: 0, blocked: 0 };
   const electionSamples: number[] = [];
@@ -93,6 +98,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
     if (allowWipe && !someoneRejoining && rng() < wipeRate) {
       n.wipe();
       counts.wipes++;
+      c.log(() => `wipe ${n.id}`);
     }
     downUntil.delete(n.id);
     c.start(n);
@@ -126,10 +132,14 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
         }
       }
 
-      if (c.net.isPartitioned() && c.now >= partitionUntil) c.net.heal();
+      if (c.net.isPartitioned() && c.now >= partitionUntil) {
+        c.net.heal();
+        c.log(() => "heal partition");
+      }
       if (!c.net.isPartitioned() && rng() < partitionRate) {
         partition(c, rng);
         counts.partitions++;
+        c.log(() => `partition ${c.net.describe()}`);
         partitionUntil = c.now + randInt(rng, 20, 200);
         leaderCrash = null;
       }
@@ -145,6 +155,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
 
     // Heal: every node up, no partitions, no loss; delays (reordering) stay.
     c.net.heal();
+    c.log(() => "heal everything");
     c.net.faults = { drop: 0, duplicate: 0, maxDelay: faults.maxDelay };
     c.tornReadyCrash = 0;
     for (const n of c.nodes) if (!n.up) restart(n, false);
