@@ -5,6 +5,7 @@
 // proposals and liveness after healing. Every failure prints the command that replays it.
 //   node bench/raft-soak.mjs --seeds 5000 --from 1 [--nodes 3|5] [--crash-rate 0.004] [--fault-ticks 600]
 //   node bench/raft-soak.mjs --seed 1234 [same options]      replay one seed, print its full result
+//   node bench/raft-soak.mjs --seed 1234 --trace [--messages]  ...with its event log (and every message)
 // Build first: pnpm --filter @lance/raft build
 import { parseArgs } from "node:util";
 import { sim } from "@lance/raft";
@@ -17,6 +18,8 @@ const { values } = parseArgs({
     nodes: { type: "string" },
     "crash-rate": { type: "string" },
     "fault-ticks": { type: "string" },
+    trace: { type: "boolean", default: false },
+    messages: { type: "boolean", default: false },
   },
 });
 
@@ -30,7 +33,8 @@ const extraFlags = Object.entries({ nodes: values.nodes, "crash-rate": values["c
   .join("");
 
 if (values.seed !== undefined) {
-  const r = sim.runScenario({ ...options, seed: Number(values.seed) });
+  const trace = values.trace || values.messages ? (line) => console.log(line) : undefined;
+  const r = sim.runScenario({ ...options, seed: Number(values.seed), trace, traceMessages: values.messages });
   console.log(JSON.stringify(r, null, 2));
   process.exit(r.ok ? 0 : 1);
 }
