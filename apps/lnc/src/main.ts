@@ -1,8 +1,19 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
 import {
+  BENCH_DEFAULTS,
+  DEFAULT_SERVER,
   EXIT_USAGE,
+  listTopicsMode,
   processIO,
+  runBench,
+  runConsume,
+  runCreateTopic,
+  runDeleteTopic,
+  runListTopicsRemote,
+  runProduce,
+  runSetRetention,
+  runTopicInfo,
   runInspectIndex,
   runListTopicsOffline,
   runRebuildIndex,
@@ -32,7 +43,7 @@ function action<T>(body: (opts: T) => number | Promise<number>): (opts: T) => Pr
 
 const program = new Command()
   .name("lnc")
-  .description("LANCE operator CLI: offline data tools (scan, verify, repair, indexes, topics)")
+  .description("LANCE operator CLI: offline data tools (scan, verify, repair, indexes, topics) and remote commands (produce, consume, topics, bench)")
   .version("0.1.0")
   .showHelpAfterError()
   .addHelpText(
@@ -86,9 +97,136 @@ program
 
 program
   .command("list-topics")
-  .description("list the topics of a data directory (offline)")
-  .requiredOption("-p, --path <data_dir>", "data directory (holds segments/)")
-  .option("--json", "JSON array of topics, each with a name field")
-  .action(action((o: { path: string; json?: boolean }) => runListTopicsOffline(o, processIO)));
+  .description("list the topics of a data directory (--path, offline) or of a running server (--server)")
+  .option("-p, --path <data_dir>", "data directory (holds segments/): read the files, no server needed")
+  .option("-s, --server <host:port>", "ask a running server")
+  .option("--json", "JSON array of topics, each with a name field (the default with --server when stdout is not a terminal)")
+  .action(
+    action((o: { path?: string; server?: string; json?: boolean }) => {
+      const mode = listTopicsMode(o, processIO);
+      if (typeof mode === "number") return mode;
+      if (mode === "offline") return runListTopicsOffline({ path: o.path!, ...(o.json ? { json: true } : {}) }, processIO);
+      return runListTopicsRemote({ server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
+    }),
+  );
+
+const SERVER_FLAG = ["-s, --server <host:port>", "server client address", DEFAULT_SERVER] as const;
+
+program
+  .command("produce")
+  .description("send records to a topic: --data, --file (one record per line) or stdin lines; waits for every ack")
+  .option(...SERVER_FLAG)
+  .requiredOption("-t, --topic <name|id>", "topic name or id")
+  .option("-d, --data <string>", "one record")
+  .option("-f, --file <path>", "read records from a file, one per line")
+  .option("--raw", "send the whole input as one unframed payload (like upstream `lnc ingest`); read it with consume --raw")
+  .option("--linger-ms <n>", "batch linger", nonNegativeInt, 5)
+  .option("--json", "machine-readable summary")
+  .action(
+    action((o: { server: string; topic: string; data?: string; file?: string; raw?: boolean; lingerMs: number; json?: boolean }) =>
+      runProduce({ ...o, stdin: process.stdin }, processIO),
+    ),
+  );
+
+program
+  .command("consume")
+  .description("print a topic's records, one per line; skipped offset ranges are reported on stderr")
+  .option(...SERVER_FLAG)
+  .requiredOption("-t, --topic <name|id>", "topic name or id")
+  .option("-o, --offset <earliest|latest|N>", "where to start", "earliest")
+  .option("-m, --max-records <n>", "stop after this many records", nonNegativeInt)
+  .option("-f, --follow", "keep waiting for new records (Ctrl-C to stop)")
+  .option("--json", "one JSON object per line: {type:\"record\",offset,value} and {type:\"gap\",from,to,count}")
+  .option("--raw", "records were produced unframed (produce --raw, bench): print each fetched chunk")
+  .option("--consumer <name>", "commit the position under this name and resume from it next time")
+  .option("--offsets-dir <dir>", "where --consumer offsets are kept (default ~/.lnc/offsets)")
+  .action(
+    action(
+      (o: { server: string; topic: string; offset: string; maxRecords?: number; follow?: boolean; json?: boolean; raw?: boolean; consumer?: string; offsetsDir?: string }) => {
+        const stop = new AbortController();
+        process.once("SIGINT", () => stop.abort());
+        process.once("SIGTERM", () => stop.abort());
+        return runConsume({ ...o, signal: stop.signal }, processIO);
+      },
+    ),
+  );
+
+program
+  .command("create-topic")
+  .description("create a topic (an existing one of that name is reported and left unchanged)")
+  .option(...SERVER_FLAG)
+  .requiredOption("-n, --name <name>", "topic name: letters, digits, dashes")
+  .option("--max-age-secs <s>", "retention by age (0 = unlimited)")
+  .option("--max-bytes <b>", "retention by size (0 = unlimited)")
+  .option("--json", "machine-readable output")
+  .action(action((o: { server: string; name: string; maxAgeSecs?: string; maxBytes?: string; json?: boolean }) => runCreateTopic(o, processIO)));
+
+program
+  .command("delete-topic")
+  .description("delete a topic and its data")
+  .option(...SERVER_FLAG)
+  .requiredOption("-t, --topic <name|id>", "topic name or id")
+  .action(action((o: { server: string; topic: string }) => runDeleteTopic(o, processIO)));
+
+program
+  .command("topic-info")
+  .description("show a topic's id, creation time, epoch and next offset")
+  .option(...SERVER_FLAG)
+  .requiredOption("-t, --topic <name|id>", "topic name or id")
+  .option("--json", "machine-readable output")
+  .action(action((o: { server: string; topic: string; json?: boolean }) => runTopicInfo(o, processIO)));
+
+program
+  .command("set-retention")
+  .description("set a topic's retention limits (0 = unlimited)")
+  .option(...SERVER_FLAG)
+  .requiredOption("-t, --topic <name|id>", "topic name or id")
+  .requiredOption("--max-age-secs <s>", "maximum age in seconds")
+  .requiredOption("--max-bytes <b>", "maximum size in bytes")
+  .option("--json", "machine-readable output")
+  .action(action((o: { server: string; topic: string; maxAgeSecs: string; maxBytes: string; json?: boolean }) => runSetRetention(o, processIO)));
+
+const d = BENCH_DEFAULTS;
+program
+  .command("bench")
+  .description("producer benchmark like upstream lnc-bench: msg/s, MB/s, ack latency percentiles, errors (exit 1 on errors)")
+  .requiredOption("-e, --endpoint <host:port>", "server client address")
+  .option("-t, --topic-name <name>", "topic (created if missing)", d.topicName)
+  .option("-c, --connections <n>", "connections (one producer each)", nonNegativeInt, d.connections)
+  .option("-p, --pipeline <n>", "messages in flight per connection", nonNegativeInt, d.pipeline)
+  .option("-s, --msg-size <bytes>", "message size", nonNegativeInt, d.msgSize)
+  .option("-d, --duration <s>", "measured seconds", nonNegativeInt, d.duration)
+  .option("-w, --warmup <s>", "seconds before measuring", nonNegativeInt, d.warmup)
+  .option("-b, --batch-size <bytes>", "producer batch size", nonNegativeInt, d.batchBytes)
+  .option("-l, --linger-ms <ms>", "producer linger (0 = send when an ingest slot is free)", nonNegativeInt, d.lingerMs)
+  .option("--max-in-flight <n>", "ingest frames in flight per connection", nonNegativeInt, d.maxInFlight)
+  .option("--report-interval <s>", "seconds between progress lines (0 = none)", nonNegativeInt, d.reportInterval)
+  .option("--max-errors <n>", "errors tolerated before exit 1", nonNegativeInt, d.maxErrors)
+  .option("--json", "machine-readable report")
+  .action(
+    action(
+      (o: {
+        endpoint: string;
+        topicName: string;
+        connections: number;
+        pipeline: number;
+        msgSize: number;
+        duration: number;
+        warmup: number;
+        batchSize: number;
+        lingerMs: number;
+        maxInFlight: number;
+        reportInterval: number;
+        maxErrors: number;
+        json?: boolean;
+      }) => runBench({ ...o, batchBytes: o.batchSize }, processIO),
+    ),
+  );
+
+// `lnc consume | head` closes stdout early: that is not an error.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  throw err;
+});
 
 await program.parseAsync(process.argv);

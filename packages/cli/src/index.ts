@@ -9,3 +9,20 @@ export { runListTopicsOffline, listTopicsOffline, type OfflineTopic } from "./co
 export { resolveTopicDir } from "./commands/topics.js";
 export { runScanWal, runRepairWal } from "./commands/wal.js";
 export { runScanPath, runRepairPath } from "./commands/dispatch.js";
+export { DEFAULT_SERVER, cliClient, withClient, parseU64 } from "./remote/session.js";
+export {
+  runListTopicsRemote,
+  runTopicInfo,
+  runCreateTopic,
+  runDeleteTopic,
+  runSetRetention,
+  listTopicsMode,
+  type ListTopicsRemoteOptions,
+  type TopicInfoOptions,
+  type CreateTopicOptions,
+  type DeleteTopicOptions,
+  type SetRetentionOptions,
+} from "./remote/topics.js";
+export { runProduce, type ProduceOptions } from "./remote/produce.js";
+export { runConsume, parseStart, DEFAULT_OFFSETS_DIR, type ConsumeOptions } from "./remote/consume.js";
+export { runBench, renderBench, percentile, benchPayload, BENCH_DEFAULTS, type BenchOptions, type BenchReport, type LatencySummary } from "./remote/bench.js";

@@ -94,6 +94,19 @@ export class Producer {
     return this.counters;
   }
 
+  /** Payload bytes queued or in flight. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  /**
+   * Resolves once `send` would not wait for buffer room. A loop reading a large input calls
+   * it before each `send` (without awaiting the sends) to keep memory bounded.
+   */
+  ready(): Promise<void> {
+    return this.waitForRoom();
+  }
+
   /** Queues one record; resolves when its batch is acked. Strings are sent as UTF-8. */
   async send(value: Uint8Array | string): Promise<void> {
     const bytes = typeof value === "string" ? encoder.encode(value) : value;
