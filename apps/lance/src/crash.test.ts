@@ -60,6 +60,18 @@ async function readAll(port: number, topicId: number): Promise<string[]> {
   return out;
 }
 
+async function countRecords(port: number, topicId: number): Promise<number> {
+  const w = await Wire.open(port);
+  let offset = 0n;
+  for (;;) {
+    const r = await w.request({ type: "fetch", topicId, startOffset: offset, maxBytes: 1 << 20 });
+    if (r.type !== "fetchResponse" || r.data.byteLength === 0) break;
+    offset = r.nextOffset;
+  }
+  w.close();
+  return Number(offset);
+}
+
 async function createTopic(port: number, name: string): Promise<number> {
   const w = await Wire.open(port);
   const body = parseTopicResponse(((await w.request({ type: "createTopic", name })) as { json: string }).json);
@@ -67,6 +79,33 @@ async function createTopic(port: number, name: string): Promise<number> {
   if (body.kind !== "topic") throw new Error("create failed");
   return body.topic.id;
 }
+
+describe("lance shutdown", () => {
+  it("drains on SIGTERM with idle clients connected and exits 0", { timeout: 30_000 }, async () => {
+    const data = mkdtempSync(join(tmpdir(), "lance-term-"));
+    const lance = await startLance(["--standalone", "--data-dir", data]);
+    const topicId = await createTopic(lance.port, "t");
+    const idle = await Wire.open(lance.port);
+    const busy = await Wire.open(lance.port);
+    const acks = Array.from({ length: 200 }, (_, i) =>
+      busy.request({ type: "ingest", batchId: BigInt(i), timestampNs: 0n, recordCount: 1, topicId, payload: Buffer.alloc(1000, i) }),
+    );
+    const t0 = Date.now();
+    lance.proc.kill("SIGTERM");
+    const replies = await Promise.allSettled(acks);
+    expect(await lance.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    // Every request that was read got its reply before the connection closed.
+    const answered = replies.filter((r) => r.status === "fulfilled").length;
+    expect(replies.slice(0, answered).every((r) => r.status === "fulfilled" && r.value.type === "ack")).toBe(true);
+    idle.close();
+    busy.close();
+    const again = await startLance(["--standalone", "--data-dir", data]);
+    expect(await countRecords(again.port, topicId)).toBeGreaterThanOrEqual(answered);
+    again.proc.kill("SIGTERM");
+    await again.exited;
+  });
+});
 
 describe("lance survives kill -9", () => {
   it(`keeps every acknowledged record exactly once, in order, across ${ITERATIONS} SIGKILLs`, { timeout: 120_000 }, async () => {

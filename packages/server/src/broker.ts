@@ -2,6 +2,7 @@ import {
   ErrorText,
   MAX_FETCH_RESPONSE_DATA,
   TAIL_OFFSET,
+  U32_MAX,
   encodeFetchResponseParts,
   encodeMessage,
   formatClusterStatus,
@@ -150,8 +151,12 @@ export class Broker {
       this.metrics.backpressure.inc();
       return encodeMessage({ type: "backpressure" });
     }
-    // An ingest claiming 0 records still stores its bytes: it takes one offset.
+    // An ingest claiming 0 records still stores its bytes: it takes one offset. One claiming
+    // more records than it has bytes would burn offsets for nothing (every record is >= 1 byte).
     const recordCount = Math.max(1, msg.recordCount);
+    if (recordCount > msg.payload.byteLength) {
+      return error(`Invalid data: record_count ${msg.recordCount} exceeds the ${msg.payload.byteLength}-byte payload (every record takes at least one byte)`);
+    }
     await this.writes.ingest(topic, { payload: msg.payload, recordCount, timestampNs: msg.timestampNs, flags: msg.compressed ? 1 : 0 });
     this.metrics.ingestLatency.observe(Number(process.hrtime.bigint() - started) / 1e9);
     return encodeMessage({ type: "ack", batchId: msg.batchId });
@@ -177,9 +182,12 @@ export class Broker {
     // The reply cap is absolute: trim batches that would push the frame past it.
     let total = 0;
     let n = 0;
-    while (n < batches.length && total + batches[n]!.payloadLength <= MAX_FETCH_RESPONSE_DATA) total += batches[n++]!.payloadLength;
+    let records = 0;
+    while (n < batches.length && total + batches[n]!.payloadLength <= MAX_FETCH_RESPONSE_DATA && records + batches[n]!.recordCount <= U32_MAX) {
+      total += batches[n]!.payloadLength;
+      records += batches[n++]!.recordCount;
+    }
     const kept = batches.slice(0, n);
-    const records = kept.reduce((s, b) => s + b.recordCount, 0);
     const next = kept.length ? kept[kept.length - 1]!.nextOffset : Number(msg.startOffset);
     this.metrics.reads.inc();
     this.metrics.readBytes.inc(total);

@@ -95,13 +95,18 @@ export class Connection {
       this.paused = false;
       this.socket.resume();
     }
-    if (this.ending && this.replies.length === 0) this.socket.end();
+    if (this.ending && this.replies.length === 0) this.finish();
+  }
+
+  /** Sends what is buffered, then closes without waiting for the peer to close its side. */
+  private finish(): void {
+    this.socket.end(() => this.socket.destroy());
   }
 
   /** The client finished sending: answer what it asked, then close. */
   private closeGracefully(): void {
     this.ending = true;
-    if (this.replies.length === 0 && !this.writing) this.socket.end();
+    if (this.replies.length === 0 && !this.writing) this.finish();
   }
 
   /** Replies already queued are sent, then the error, then the socket closes. */

@@ -13,9 +13,16 @@ const quiet = pino({ level: "silent" }) as never;
 const servers: LanceServer[] = [];
 const clients: RawClient[] = [];
 
-async function start(opts: { dataDir?: string; readOnly?: boolean; segmentMaxBytes?: number } = {}) {
+async function start(opts: { dataDir?: string; readOnly?: boolean; segmentMaxBytes?: number; maxPendingIngestBytes?: number } = {}) {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "lance-srv-"));
-  const s = createServer({ dataDir, listen: { host: "127.0.0.1", port: 0 }, logger: quiet, readOnly: opts.readOnly ?? false, segmentMaxBytes: opts.segmentMaxBytes ?? 1 << 20 });
+  const s = createServer({
+    dataDir,
+    listen: { host: "127.0.0.1", port: 0 },
+    logger: quiet,
+    readOnly: opts.readOnly ?? false,
+    segmentMaxBytes: opts.segmentMaxBytes ?? 1 << 20,
+    ...(opts.maxPendingIngestBytes ? { maxPendingIngestBytes: opts.maxPendingIngestBytes } : {}),
+  });
   await s.start();
   servers.push(s);
   const c = await RawClient.connect(s.address().port);
@@ -83,6 +90,7 @@ describe("standalone server over TCP", () => {
     expect(parseTopicResponse((list as { json: string }).json)).toMatchObject({ kind: "topics", topics: [{ id, name: "a-topic" }] });
     expect(await c.request(ingest(id, 9, ""))).toEqual({ type: "ack", batchId: 9n });
     expect(await c.request(ingest(999, 10, "x"))).toEqual({ type: "errorResponse", message: "Unknown topic" });
+    expect(await c.request(ingest(id, 11, "abc", 4))).toMatchObject({ type: "errorResponse", message: expect.stringContaining("record_count 4 exceeds the 3-byte payload") });
     expect(await c.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
     const del = await c.request({ type: "deleteTopic", topicId: id });
     expect(parseTopicResponse((del as { json: string }).json)).toEqual({ kind: "deleted", topicId: id });
@@ -102,6 +110,20 @@ describe("standalone server over TCP", () => {
     expect((await c.request({ type: "createTopic", name: "other" })).type).toBe("errorResponse");
     const f = await c.request({ type: "fetch", topicId: id, startOffset: 0n, maxBytes: 100 });
     expect(Buffer.from((f as { data: Uint8Array }).data).toString()).toBe("kept");
+  });
+
+  it("answers ingests beyond the pending-bytes limit with Backpressure and writes none of them", async () => {
+    const { c } = await start({ maxPendingIngestBytes: 100 });
+    const id = await createTopic(c, "bp");
+    for (let i = 0; i < 20; i++) c.send(ingest(id, i, "x".repeat(60)));
+    const replies = [];
+    for (let i = 0; i < 20; i++) replies.push(await c.next());
+    const acks = replies.filter((r) => r.type === "ack").length;
+    expect(replies.filter((r) => r.type === "backpressure").length).toBe(20 - acks);
+    expect(acks).toBeGreaterThan(0);
+    expect(acks).toBeLessThan(20);
+    const f = await c.request({ type: "fetch", topicId: id, startOffset: 0n, maxBytes: 1 << 20 });
+    expect((f as { data: Uint8Array }).data.byteLength).toBe(acks * 60);
   });
 
   it("answers a malformed frame with an error and closes only that connection", async () => {
