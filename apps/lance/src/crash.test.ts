@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -6,7 +6,9 @@ import { spawnSync } from "node:child_process";
 import { parseTopicResponse } from "@lance/protocol";
 import { verifyTopic } from "@lance/index";
 import { scanWalFile } from "@lance/wal";
-import { LANCE, Wire, startLance } from "./test-lance.js";
+import { LANCE, Wire, killAllLance, startLance } from "./test-lance.js";
+
+afterEach(killAllLance);
 
 const ITERATIONS = Number(process.env.LANCE_CRASH_ITERATIONS ?? 4);
 

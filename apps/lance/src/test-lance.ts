@@ -13,14 +13,28 @@ export interface RunningLance {
   exited: Promise<number | null>;
 }
 
+const running = new Set<ChildProcess>();
+
+/** SIGKILLs every `lance` a test started and did not stop (a failed assertion must not leak servers). */
+export function killAllLance(): void {
+  for (const p of running) p.kill("SIGKILL");
+  running.clear();
+}
+
 /** Starts the built `lance` binary on free ports and waits for its "lance ready" log line. */
 export function startLance(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunningLance> {
   const proc = spawn(process.execPath, [LANCE, "--listen", "127.0.0.1:0", "--health", "off", "--metrics", "off", ...args], {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  running.add(proc);
   const logs: string[] = [];
-  const exited = new Promise<number | null>((r) => proc.on("exit", (code) => r(code)));
+  const exited = new Promise<number | null>((r) =>
+    proc.on("exit", (code) => {
+      running.delete(proc);
+      r(code);
+    }),
+  );
   return new Promise((resolve, reject) => {
     let buf = "";
     const onLine = (line: string) => {
