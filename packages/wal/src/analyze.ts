@@ -146,7 +146,10 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
   const withHeader = files
     .map((f, i) => ({ f, i }))
     .filter((x) => x.f.header !== null)
-    .sort((a, b) => a.f.header!.firstIndex - b.f.header!.firstIndex || b.f.header!.epoch - a.f.header!.epoch);
+    // Among files starting at the same index, the oldest (lowest epoch) comes first: after a
+    // truncation a newer file can start where an older one did, and the chain must pass through
+    // the older one (which holds the truncation record) first.
+    .sort((a, b) => a.f.header!.firstIndex - b.f.header!.firstIndex || a.f.header!.epoch - b.f.header!.epoch);
 
   const entries: EntryLocation[] = [];
   const holes: Hole[] = [];

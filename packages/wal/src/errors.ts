@@ -12,7 +12,8 @@ export type WalErrorCode =
   | "LNC_WAL_STATE_CORRUPT"
   | "LNC_WAL_REPAIR_INCOMPLETE"
   | "LNC_WAL_NOT_A_WAL"
-  | "LNC_WAL_BAD_ARGUMENT";
+  | "LNC_WAL_BAD_ARGUMENT"
+  | "LNC_WAL_LOCKED";
 
 export function walError(code: WalErrorCode, message: string, options?: { cause?: unknown }): LanceError {
   return new LanceError(code, message, options);

@@ -97,7 +97,7 @@ describe("Wal against a model (append, truncate, checkpoint, reset, reopen)", ()
         // 30 entries of at most ~1 KiB per op never need more than a handful of 8 KiB files.
         expect(maxFiles).toBeLessThan(60);
       }),
-      { numRuns: 150 },
+      { numRuns: Number(process.env.WAL_MODEL_RUNS ?? 150) },
     );
   }, 90_000);
 });

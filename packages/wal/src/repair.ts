@@ -7,6 +7,7 @@ import { walError } from "./errors.js";
 import { FILE_HEADER_SIZE, FRAME_HEADER_SIZE, TYPE_GAP, encodeFileHeader, encodeFrame } from "./format.js";
 import { STAGING_COMPLETE_MARKER, WAL_FILE_EXT, backupDirFor, repairStagingDirFor, walFileName } from "./paths.js";
 import { readCheckpoint } from "./state.js";
+import { LOCK_FILE, lockHolder } from "./lock.js";
 
 export interface WalRepairOptions {
   /** Keep the valid entries after damaged regions (their indexes become holes) instead of truncating at the first damage. */
@@ -63,6 +64,8 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
   }
   if (!statSync(dir).isDirectory()) throw walError("LNC_WAL_NOT_A_WAL", `${dir} is not a directory (repair takes the WAL directory)`);
 
+  const holder = lockHolder(dir);
+  if (holder !== null && !dryRun) throw walError("LNC_WAL_LOCKED", `WAL ${dir} is in use by process ${holder}; stop the server before repairing`);
   const checkpoint = readCheckpoint(dir);
   const replay = analyzeWal(dir, checkpoint, "replay");
   const skip = analyzeWal(dir, checkpoint, "skip");
@@ -99,7 +102,7 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
   writeLog(staging, kept, keptEntries, holes, checkpoint.index + 1, segmentSize);
   for (const name of readdirSync(dir)) {
     const src = join(dir, name);
-    if (!name.endsWith(WAL_FILE_EXT) && statSync(src).isFile()) copyFileSync(src, join(staging, name));
+    if (!name.endsWith(WAL_FILE_EXT) && name !== LOCK_FILE && !name.startsWith(".") && statSync(src).isFile()) copyFileSync(src, join(staging, name));
   }
   const verify = analyzeWal(staging, checkpoint, "replay");
   if (verify.damages.length > 0 || verify.tail?.kind === "torn" || verify.lastIndex !== lastIndex) {

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isLanceError } from "@lance/segment-format";
 import { Wal } from "./wal.js";
+import { repairWal } from "./repair.js";
 import { entriesFrom, payloadFor, tempDir, walFiles } from "./test-helpers.js";
 
 const small = { segmentSize: 16 * 1024 };
@@ -164,5 +165,18 @@ describe("Wal", () => {
     expect(msg).toMatch(new RegExp(`^WAL replay failed: ${file} at byte \\d+: CRC mismatch`));
     expect(msg).toContain(`lnc repair --path ${dir}`);
     expect(msg).toContain("--skip-corrupt");
+  });
+
+  it("allows one writer per directory and refuses repair while it runs", async () => {
+    const dir = tempDir();
+    const wal = await Wal.open(dir, small);
+    await expect(Wal.open(dir, small)).rejects.toMatchObject({ code: "LNC_WAL_LOCKED" });
+    expect(() => repairWal(dir)).toThrow(expect.objectContaining({ code: "LNC_WAL_LOCKED" }));
+    expect(repairWal(dir, { dryRun: true }).action).toBe("none");
+    await wal.close();
+    // a lock file left by a dead process is taken over
+    writeFileSync(join(dir, "wal.lock"), "999999999\n");
+    const again = await Wal.open(dir, small);
+    await again.close();
   });
 });

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync } from "node:fs";
 import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { analyzeWal, type WalAnalysis } from "./analyze.js";
 import { fsyncDirAsync, writeFileAtomicAsync } from "./atomic.js";
 import { EntryTable, HOLE, UNWRITTEN, type IndexRange } from "./entry-table.js";
 import { WalReplayError, walError } from "./errors.js";
+import { acquireLock, releaseLock } from "./lock.js";
 import {
   FILE_HEADER_SIZE,
   FRAME_HEADER_SIZE,
@@ -149,6 +150,7 @@ export class Wal {
   private stateChain: Promise<void> = Promise.resolve();
   private drainWaiters: Waiter[] = [];
   private stats = { writes: 0, syncs: 0, records: 0, bytes: 0 };
+  private resetting = false;
 
   private constructor(dir: string, opts: WalOptions, a: WalAnalysis, cp: Checkpoint, hs: HardState, handles: Map<number, FileHandle>, started: number) {
     this.dir = dir;
@@ -225,7 +227,18 @@ export class Wal {
         throw walError("LNC_WAL_REPAIR_INCOMPLETE", `${dir} is missing but a finished repair waits in ${staging}; run: lnc repair --path ${dir}`);
       }
       mkdirSync(dir, { recursive: true });
+      await fsyncDirAsync(dirname(resolve(dir)));
     }
+    acquireLock(dir);
+    try {
+      return await Wal.openLocked(dir, options, started);
+    } catch (err) {
+      releaseLock(dir);
+      throw err;
+    }
+  }
+
+  private static async openLocked(dir: string, options: WalOptions, started: number): Promise<Wal> {
     const segmentSize = options.segmentSize ?? DEFAULTS.segmentSize;
     if (!Number.isSafeInteger(segmentSize) || segmentSize < FILE_HEADER_SIZE + 1024 || segmentSize % 8 !== 0) {
       throw walError("LNC_WAL_BAD_ARGUMENT", `segmentSize must be a multiple of 8 and at least ${FILE_HEADER_SIZE + 1024}`);
@@ -333,7 +346,12 @@ export class Wal {
       if (!lf) throw walError("LNC_WAL_OUT_OF_RANGE", `index ${i} was recycled`);
       const buf = Buffer.alloc(runBytes);
       const start = this.table.offset(i);
-      await lf.handle.read(buf, 0, runBytes, start);
+      try {
+        await lf.handle.read(buf, 0, runBytes, start);
+      } catch (err) {
+        if (!this.filesById.has(file)) throw walError("LNC_WAL_OUT_OF_RANGE", `index ${i} was recycled while being read`, { cause: err });
+        throw err;
+      }
       let at = 0;
       for (let k = i; k <= j; k++) {
         const p = parseFrameAt(buf, at);
@@ -361,6 +379,7 @@ export class Wal {
     const list = Array.isArray(entries) ? entries : [entries];
     try {
       this.assertUsable();
+      if (this.resetting) throw walError("LNC_WAL_BAD_APPEND", "append during a snapshot reset");
       let expect = this.lastIndex() + 1;
       let term = this.acceptedTerm;
       const maxPayload = maxPayloadFor(this.opts.segmentSize);
@@ -464,29 +483,36 @@ export class Wal {
     this.assertUsable();
     assertIndex("index", index);
     assertIndex("term", term);
-    await this.sync();
-    await this.serialState(async () => {
-      await writeFileAtomicAsync(join(this.dir, CHECKPOINT_FILE), encodeCheckpoint({ index, term }));
-      this.cp = { index, term };
-      const live = this.liveFiles.splice(0);
-      for (const lf of live) await lf.handle.close();
-      for (const f of [...live, ...this.spares.splice(0)]) {
-        await unlink(f.path).catch((err: NodeJS.ErrnoException) => {
-          if (err.code !== "ENOENT") throw err;
-        });
-        this.opts.logger?.({ event: "wal.file_deleted", file: f.path });
-      }
-      this.filesById.clear();
-      await fsyncDirAsync(this.dir);
-      this.activeIdx = -1;
-      this.unwritten.clear();
-      this.table.resetTo(index + 1);
-      this.physLast = index;
-      this.durableLast = index;
-      this.acceptedTerm = term;
-      // Create the first file now so the empty log is pinned at `index` on disk.
-      await this.openNextFile();
-    });
+    this.resetting = true;
+    try {
+      await this.sync();
+      await this.serialState(() => this.resetLocked(index, term));
+    } finally {
+      this.resetting = false;
+    }
+  }
+
+  private async resetLocked(index: number, term: number): Promise<void> {
+    await writeFileAtomicAsync(join(this.dir, CHECKPOINT_FILE), encodeCheckpoint({ index, term }));
+    this.cp = { index, term };
+    const live = this.liveFiles.splice(0);
+    for (const lf of live) await lf.handle.close();
+    for (const f of [...live, ...this.spares.splice(0)]) {
+      await unlink(f.path).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+      });
+      this.opts.logger?.({ event: "wal.file_deleted", file: f.path });
+    }
+    this.filesById.clear();
+    await fsyncDirAsync(this.dir);
+    this.activeIdx = -1;
+    this.unwritten.clear();
+    this.table.resetTo(index + 1);
+    this.physLast = index;
+    this.durableLast = index;
+    this.acceptedTerm = term;
+    // Create the first file now so the empty log is pinned at `index` on disk.
+    await this.openNextFile();
   }
 
   async close(): Promise<void> {
@@ -495,6 +521,7 @@ export class Wal {
     await this.stateChain.catch(() => undefined);
     this.closed = true;
     for (const lf of this.liveFiles) await lf.handle.close();
+    releaseLock(this.dir);
   }
 
   /** Counters for benchmarks and metrics. */
