@@ -2,7 +2,7 @@ import type { LanceClient } from "./client.js";
 import { backoffDelay, sleep } from "./async-utils.js";
 import type { FetchResult } from "./connection.js";
 import { ClientError, isClientError } from "./errors.js";
-import { decodeTlv } from "./framing.js";
+import { decodeTlv, type TlvRecord } from "./framing.js";
 import type { FileOffsetStore } from "./offset-store.js";
 import type { Framing } from "./producer.js";
 
@@ -135,7 +135,15 @@ export class Consumer implements AsyncIterable<ConsumerEvent> {
           yield { kind: "record", offset: first, value: reply.data, recordCount: reply.recordCount };
           continue;
         }
-        const records = decodeTlv(reply.data);
+        let records: TlvRecord[];
+        try {
+          records = decodeTlv(reply.data);
+        } catch (err) {
+          if (!isClientError(err, "LNC_CLIENT_FRAMING")) throw err;
+          throw new ClientError("LNC_CLIENT_FRAMING", `fetch at offset ${from}: ${err.message} (were these records produced without TLV framing? read them with framing "raw")`, {
+            cause: err,
+          });
+        }
         if (records.length !== reply.recordCount) {
           throw new ClientError(
             "LNC_CLIENT_FRAMING",

@@ -104,6 +104,39 @@ describe("Producer", () => {
     expect(events.map((e) => (e.kind === "record" ? [e.offset, e.recordCount, text(e.value)] : null))).toEqual([[0n, 5, "abcdx\ny\nz"]]);
   });
 
+  it("close() right after an un-awaited send still delivers it", async () => {
+    const { topic, log, client } = await setup();
+    const p = new Producer(client, { topicId: topic.id, lingerMs: 10_000 });
+    const sent = p.send("last words");
+    await p.close();
+    await sent;
+    expect(log.topics.get(topic.id)!.end).toBe(1n);
+    expect(p.stats.recordsAcked).toBe(1);
+  });
+
+  it("send waits for buffer room once maxBufferedBytes are queued, and ready() tells when there is room", async () => {
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const { topic, client } = await setup((log) => async (m) => {
+      await gate;
+      return log.handle(m);
+    });
+    const p = new Producer(client, { topicId: topic.id, lingerMs: 0, batchMaxBytes: 10, maxBufferedBytes: 20 });
+    const first = [p.send("0123456789"), p.send("0123456789")];
+    expect(p.bufferedBytes).toBe(30);
+    let third = false;
+    const later = p.send("x").then(() => (third = true));
+    let ready = false;
+    void p.ready().then(() => (ready = true));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(ready).toBe(false);
+    expect(p.bufferedBytes).toBe(30);
+    release();
+    await Promise.all([...first, later]);
+    expect(third).toBe(true);
+    expect(ready).toBe(true);
+  });
+
   it("refuses sends after close", async () => {
     const { topic, client } = await setup();
     const p = new Producer(client, { topicId: topic.id });

@@ -107,15 +107,77 @@ export class Producer {
     return this.waitForRoom();
   }
 
-  /** Queues one record; resolves when its batch is acked. Strings are sent as UTF-8. */
-  async send(value: Uint8Array | string): Promise<void> {
+  /**
+   * Queues one record (at once, unless `maxBufferedBytes` are already buffered: then it waits
+   * for room first); resolves when its batch is acked. Strings are sent as UTF-8.
+   */
+  send(value: Uint8Array | string): Promise<void> {
     const bytes = typeof value === "string" ? encoder.encode(value) : value;
     const size = bytes.byteLength + (this.framing === "tlv" ? TLV_HEADER_SIZE : 0);
     if (size > DEFAULT_MAX_PAYLOAD_LENGTH) {
-      throw new ClientError("LNC_CLIENT_BAD_ARGUMENT", `record of ${bytes.byteLength} bytes does not fit in one ingest (max ${DEFAULT_MAX_PAYLOAD_LENGTH} bytes of payload)`);
+      return Promise.reject(
+        new ClientError("LNC_CLIENT_BAD_ARGUMENT", `record of ${bytes.byteLength} bytes does not fit in one ingest (max ${DEFAULT_MAX_PAYLOAD_LENGTH} bytes of payload)`),
+      );
     }
-    await this.waitForRoom();
-    const done = new Promise<void>((resolve, reject) => {
+    return this.whenRoom(() => this.enqueueRecord(bytes, size));
+  }
+
+  /**
+   * Sends `payload` as it is, as one ingest claiming `recordCount` records, in order with the
+   * batches around it. For upstream-compatible payloads (raw, or pre-encoded TLV).
+   */
+  sendPayload(payload: Uint8Array, recordCount: number): Promise<void> {
+    if (payload.byteLength > DEFAULT_MAX_PAYLOAD_LENGTH) {
+      return Promise.reject(new ClientError("LNC_CLIENT_BAD_ARGUMENT", `payload of ${payload.byteLength} bytes is over the ${DEFAULT_MAX_PAYLOAD_LENGTH}-byte ingest limit`));
+    }
+    if (!Number.isInteger(recordCount) || recordCount < 0 || recordCount > 0xffff_ffff) {
+      return Promise.reject(new ClientError("LNC_CLIENT_BAD_ARGUMENT", `recordCount must be a u32, got ${recordCount}`));
+    }
+    return this.whenRoom(
+      () =>
+        new Promise<void>((resolve, reject) => {
+          const last = this.queue[this.queue.length - 1];
+          if (last) last.sealed = true;
+          this.queue.push({ values: [], waiters: [{ resolve, reject }], bytes: payload.byteLength, sealed: true, deadline: 0, opaque: { payload, recordCount } });
+          this.buffered += payload.byteLength;
+          this.schedulePump();
+        }),
+    );
+  }
+
+  /** Sends every queued record now and waits until all sent so far are acked (or failed). */
+  async flush(): Promise<void> {
+    for (const b of this.queue) {
+      b.sealed = true;
+      b.deadline = 0;
+    }
+    this.pump();
+    while (this.outstanding.size > 0) await Promise.allSettled([...this.outstanding]);
+  }
+
+  /** Flushes, then refuses further sends. Does not close the client. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  /** Runs `enqueue` now when there is buffer room, else once there is; tracks the outcome for `flush`. */
+  private whenRoom(enqueue: () => Promise<void>): Promise<void> {
+    if (this.closed) return Promise.reject(new ClientError("LNC_CLIENT_CLOSED", "producer is closed"));
+    const done = this.buffered < this.maxBufferedBytes ? enqueue() : this.waitForRoom().then(enqueue);
+    this.track(done);
+    return done;
+  }
+
+  private async waitForRoom(): Promise<void> {
+    if (this.closed) throw new ClientError("LNC_CLIENT_CLOSED", "producer is closed");
+    while (this.buffered >= this.maxBufferedBytes) {
+      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+    }
+  }
+
+  private enqueueRecord(bytes: Uint8Array, size: number): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       let batch = this.queue[this.queue.length - 1];
       if (!batch || batch.sealed || batch.bytes + size > DEFAULT_MAX_PAYLOAD_LENGTH) {
         if (batch) batch.sealed = true;
@@ -127,57 +189,8 @@ export class Producer {
       batch.bytes += size;
       this.buffered += size;
       if (batch.bytes >= this.batchMaxBytes) batch.sealed = true;
+      this.schedulePump();
     });
-    this.track(done);
-    this.schedulePump();
-    return done;
-  }
-
-  /**
-   * Sends `payload` as it is, as one ingest claiming `recordCount` records, in order with the
-   * batches around it. For upstream-compatible payloads (raw, or pre-encoded TLV).
-   */
-  async sendPayload(payload: Uint8Array, recordCount: number): Promise<void> {
-    if (payload.byteLength > DEFAULT_MAX_PAYLOAD_LENGTH) {
-      throw new ClientError("LNC_CLIENT_BAD_ARGUMENT", `payload of ${payload.byteLength} bytes is over the ${DEFAULT_MAX_PAYLOAD_LENGTH}-byte ingest limit`);
-    }
-    if (!Number.isInteger(recordCount) || recordCount < 0 || recordCount > 0xffff_ffff) {
-      throw new ClientError("LNC_CLIENT_BAD_ARGUMENT", `recordCount must be a u32, got ${recordCount}`);
-    }
-    await this.waitForRoom();
-    const done = new Promise<void>((resolve, reject) => {
-      const last = this.queue[this.queue.length - 1];
-      if (last) last.sealed = true;
-      this.queue.push({ values: [], waiters: [{ resolve, reject }], bytes: payload.byteLength, sealed: true, deadline: 0, opaque: { payload, recordCount } });
-      this.buffered += payload.byteLength;
-    });
-    this.track(done);
-    this.schedulePump();
-    return done;
-  }
-
-  /** Sends every queued record now and waits until all sent so far are acked (or failed). */
-  async flush(): Promise<void> {
-    for (const b of this.queue) {
-      b.sealed = true;
-      b.deadline = 0;
-    }
-    this.pump();
-    await Promise.allSettled([...this.outstanding]);
-  }
-
-  /** Flushes, then refuses further sends. Does not close the client. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await this.flush();
-  }
-
-  private async waitForRoom(): Promise<void> {
-    if (this.closed) throw new ClientError("LNC_CLIENT_CLOSED", "producer is closed");
-    while (this.buffered >= this.maxBufferedBytes) {
-      await new Promise<void>((resolve) => this.drainWaiters.push(resolve));
-      if (this.closed) throw new ClientError("LNC_CLIENT_CLOSED", "producer is closed");
-    }
   }
 
   private track(p: Promise<void>): void {
