@@ -29,7 +29,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
 describe("Wal against a model (append, truncate, checkpoint, reset, reopen)", () => {
   it("always reads back exactly the modelled log", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 25 }), fc.integer({ min: 0, max: 2 }), async (ops, maxSpareFiles) => {
+      fc.asyncProperty(fc.array(opArb, { minLength: 1, maxLength: 40 }), fc.integer({ min: 0, max: 2 }), async (ops, maxSpareFiles) => {
         const dir = tempDir();
         const opts = { segmentSize: 8192, maxSpareFiles };
         let wal = await Wal.open(dir, opts);

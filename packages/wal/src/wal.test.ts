@@ -179,4 +179,21 @@ describe("Wal", () => {
     const again = await Wal.open(dir, small);
     await again.close();
   });
+
+  it("honours the group-commit window and maxBatchBytes", async () => {
+    const windowed = await Wal.open(tempDir(), { segmentSize: 1024 * 1024, groupCommitWindowMs: 20 });
+    const first = windowed.append(entriesFrom(1, 1));
+    await new Promise((r) => setTimeout(r, 5));
+    const late = entriesFrom(2, 49).map((e) => windowed.append(e));
+    await Promise.all([first, ...late]);
+    expect(windowed.ioStats()).toMatchObject({ syncs: 1, records: 50 });
+    await windowed.close();
+
+    const capped = await Wal.open(tempDir(), { segmentSize: 1024 * 1024, maxBatchBytes: 1000 });
+    await Promise.all(entriesFrom(1, 40, 1, 100).map((e) => capped.append(e)));
+    // 100-byte payloads make 144-byte frames: at most 6 fit in 1000 bytes
+    expect(capped.ioStats().writes).toBeGreaterThanOrEqual(7);
+    expect(capped.ioStats().bytes / capped.ioStats().writes).toBeLessThanOrEqual(1000);
+    await capped.close();
+  });
 });
