@@ -185,7 +185,9 @@ export async function runBench(options: BenchOptions, io: CommandIO): Promise<nu
   const seconds = (performance.now() - t0) / 1000;
   stopping = true;
   clearInterval(reporter);
-  const drained = await Promise.race([Promise.all(running).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 15_000))]);
+  let drainTimer: NodeJS.Timeout | undefined;
+  const drained = await Promise.race([Promise.all(running).then(() => true), new Promise<boolean>((r) => (drainTimer = setTimeout(() => r(false), 15_000)))]);
+  clearTimeout(drainTimer);
   for (const c of clients) c.close();
 
   const bytes = messages * o.msgSize;
