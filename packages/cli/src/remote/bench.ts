@@ -99,7 +99,8 @@ class Samples {
 /** Nearest-rank percentile of ascending `sorted` (as upstream lnc-bench). */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (sorted.length === 0) return 0;
-  const rank = Math.ceil((p / 100) * sorted.length);
+  // toFixed drops float noise: 0.999 * 1000 is 999.0000000000001, whose ceiling would be 1000.
+  const rank = Math.ceil(Number(((p / 100) * sorted.length).toFixed(6)));
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
 }
 
