@@ -42,7 +42,7 @@ if (values.seed !== undefined) {
 const from = Number(values.from);
 const count = Number(values.seeds);
 const started = Date.now();
-const faults = { crashes: 0, leaderCrashes: 0, wipes: 0, partitions: 0, tornReadyCrashes: 0, dropped: 0, duplicated: 0, blocked: 0 };
+const faults = { crashes: 0, leaderCrashes: 0, wipes: 0, partitions: 0, transfers: 0, tornReadyCrashes: 0, dropped: 0, duplicated: 0, blocked: 0 };
 const elect = [];
 const failed = [];
 let proposals = 0;
@@ -72,10 +72,10 @@ for (let seed = from; seed < from + count; seed++) {
 elect.sort((a, b) => a - b);
 const pct = (p) => elect[Math.min(elect.length - 1, Math.floor((elect.length * p) / 100))] ?? NaN;
 const mean = elect.reduce((a, b) => a + b, 0) / elect.length;
-const injected = faults.crashes + faults.wipes + faults.partitions + faults.tornReadyCrashes + faults.dropped + faults.duplicated;
+const injected = faults.crashes + faults.wipes + faults.partitions + faults.transfers + faults.tornReadyCrashes + faults.dropped + faults.duplicated;
 console.log(`seeds run:        ${count} (${from}..${from + count - 1}; ${bySize[3]} three-node, ${bySize[5]} five-node clusters)`);
 console.log(`failed seeds:     ${failed.length}${failed.length ? " (" + failed.map((r) => r.seed).join(", ") + ")" : ""}`);
-console.log(`faults injected:  ${injected} = ${faults.crashes} crashes (${faults.leaderCrashes} of a sole leader), ${faults.wipes} empty-disk restarts, ${faults.partitions} partitions, ${faults.tornReadyCrashes} crashes between persist and send, ${faults.dropped} dropped + ${faults.duplicated} duplicated messages (+ ${faults.blocked} cut by partitions; every message delayed 1..3 ticks, so reordered)`);
+console.log(`faults injected:  ${injected} = ${faults.crashes} crashes (${faults.leaderCrashes} of a sole leader), ${faults.wipes} empty-disk restarts, ${faults.partitions} partitions, ${faults.transfers} leadership transfers, ${faults.tornReadyCrashes} crashes between persist and send, ${faults.dropped} dropped + ${faults.duplicated} duplicated messages (+ ${faults.blocked} cut by partitions; every message delayed 1..3 ticks, so reordered)`);
 console.log(`election after a leader crash: mean ${mean.toFixed(1)} ticks, median ${pct(50)}, p99 ${pct(99)}, max ${elect[elect.length - 1]} (${elect.length} samples; at a 10 ms tick: mean ${(mean * 10).toFixed(0)} ms)`);
 console.log(`proposals:        ${proposals} made, ${acked} acknowledged, all acknowledged ones applied on every node after healing`);
 console.log(`snapshots:        ${snapshots} InstallSnapshot transfers completed`);

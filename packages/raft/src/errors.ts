@@ -1,6 +1,7 @@
 /** Stable error codes. Hosts and tests match on `code`, never on message text. */
 export type RaftErrorCode =
   | "LNC_RAFT_NOT_LEADER"
+  | "LNC_RAFT_TRANSFER_IN_PROGRESS"
   | "LNC_RAFT_COMPACTED"
   | "LNC_RAFT_UNAVAILABLE"
   | "LNC_RAFT_SNAPSHOT_OUT_OF_DATE"

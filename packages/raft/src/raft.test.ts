@@ -68,7 +68,7 @@ describe("elections", () => {
   it("a follower persists its vote in the same Ready that carries the grant", () => {
     const s = storageWith(1, 0, []);
     const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
-    n.step({ type: "vote", from: 1, to: 2, term: 2, index: 0, logTerm: 0 });
+    n.step({ type: "vote", from: 1, to: 2, term: 2, index: 0, logTerm: 0, transfer: false });
     const rd = n.ready();
     expect(rd.hardState).toMatchObject({ term: 2, vote: 1 });
     expect(rd.messages).toEqual([{ type: "voteResp", from: 2, to: 1, term: 2, reject: false }]);
@@ -77,7 +77,7 @@ describe("elections", () => {
   it("refuses a candidate whose log is behind", () => {
     const s = storageWith(2, 2, [ent(1, 1), ent(2, 2)]);
     const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
-    n.step({ type: "vote", from: 1, to: 2, term: 3, index: 5, logTerm: 1 });
+    n.step({ type: "vote", from: 1, to: 2, term: 3, index: 5, logTerm: 1, transfer: false });
     const rd = n.ready();
     expect(rd.hardState).toMatchObject({ term: 3, vote: null });
     expect(rd.messages).toEqual([{ type: "voteResp", from: 2, to: 1, term: 3, reject: true }]);
@@ -86,7 +86,7 @@ describe("elections", () => {
   it("a pre-vote grant changes neither term nor vote", () => {
     const s = storageWith(1, 0, []);
     const n = new RawNode({ id: 2, voters: [1, 2, 3], storage: s, seed: 7 });
-    n.step({ type: "preVote", from: 1, to: 2, term: 2, index: 0, logTerm: 0 });
+    n.step({ type: "preVote", from: 1, to: 2, term: 2, index: 0, logTerm: 0, transfer: false });
     const rd = n.ready();
     expect(rd.hardState).toBeNull();
     expect(rd.messages).toEqual([{ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false }]);
@@ -182,7 +182,7 @@ describe("restart", () => {
     s.setHardState({ term: 5, vote: 3, commit: 2, rejoining: false, diskId: 1 });
     const n = new RawNode({ id: 1, voters: [1, 2, 3], storage: s, seed: 1 });
     expect(n.status()).toMatchObject({ term: 5, commit: 2, lastIndex: 2, rejoining: false, role: "follower" });
-    n.step({ type: "vote", from: 2, to: 1, term: 5, index: 9, logTerm: 9 });
+    n.step({ type: "vote", from: 2, to: 1, term: 5, index: 9, logTerm: 9, transfer: false });
     expect(n.ready().messages).toEqual([{ type: "voteResp", from: 1, to: 2, term: 5, reject: true }]);
   });
 

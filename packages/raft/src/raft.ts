@@ -66,6 +66,9 @@ export class Raft {
   private readonly rng: Rng;
   private rejoin: RejoinState | null = null;
   private snapRecv: SnapshotReceive | null = null;
+  /** Leadership transfer in progress: the follower that is to take over, and ticks spent. */
+  private transferee: NodeId | null = null;
+  private transferElapsed = 0;
   /** Per peer: the disk whose acknowledgements count, and disks known to be wiped. Process lifetime. */
   private peerDisks = new Map<NodeId, { current: number; retired: Set<number> }>();
 
@@ -136,6 +139,7 @@ export class Raft {
       this.vote = null;
     }
     this.lead = null;
+    this.transferee = null;
     this.electionElapsed = 0;
     this.heartbeatElapsed = 0;
     this.randomizedElectionTimeout = randInt(this.rng, this.cfg.electionTick, 2 * this.cfg.electionTick);
@@ -177,7 +181,7 @@ export class Raft {
   }
 
   /** Starts an election now (tests, or a host handing over leadership). */
-  campaign(preVote = this.cfg.preVote): void {
+  campaign(preVote = this.cfg.preVote, transfer = false): void {
     if (this.rejoining || this.role === "leader") return;
     let voteTerm: number;
     if (preVote) {
@@ -194,7 +198,7 @@ export class Raft {
     }
     const type = preVote ? "preVote" : "vote";
     for (const p of this.peers) {
-      this.send({ type, to: p, term: voteTerm, index: this.log.lastIndex(), logTerm: this.log.lastTerm() });
+      this.send({ type, to: p, term: voteTerm, index: this.log.lastIndex(), logTerm: this.log.lastTerm(), transfer });
     }
   }
 
@@ -240,6 +244,10 @@ export class Raft {
         return;
       }
     }
+    if (this.transferee !== null && ++this.transferElapsed >= this.cfg.electionTick) {
+      // The target did not take over within an election timeout: lead on.
+      this.transferee = null;
+    }
     if (this.heartbeatElapsed >= this.cfg.heartbeatTick) {
       this.heartbeatElapsed = 0;
       this.bcastHeartbeat();
@@ -263,9 +271,27 @@ export class Raft {
     if (this.role !== "leader") {
       throw new RaftError("LNC_RAFT_NOT_LEADER", `node ${this.id} is not the leader`, this.lead);
     }
+    if (this.transferee !== null) {
+      throw new RaftError("LNC_RAFT_TRANSFER_IN_PROGRESS", `node ${this.id} is handing leadership to ${this.transferee}`, this.transferee);
+    }
     const index = this.appendEntries([{ index: 0, term: 0, type: "normal", data }]);
     this.bcastAppend();
     return { index, term: this.term };
+  }
+
+  /**
+   * Hands leadership to `to` (graceful shutdown): once `to` holds the whole log it is told to
+   * campaign at once (TimeoutNow). Proposals are refused meanwhile; after an election timeout
+   * without a new leader this node simply goes on leading.
+   */
+  transferLeadership(to: NodeId): void {
+    if (this.role !== "leader") throw new RaftError("LNC_RAFT_NOT_LEADER", `node ${this.id} is not the leader`, this.lead);
+    const pr = this.prs.get(to);
+    if (pr === undefined || to === this.id) throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `cannot transfer leadership to ${to}`);
+    this.transferee = to;
+    this.transferElapsed = 0;
+    if (pr.match === this.log.lastIndex()) this.send({ type: "timeoutNow", to });
+    else this.sendAppend(to);
   }
 
   private appendEntries(ents: Entry[]): number {
@@ -297,7 +323,7 @@ export class Raft {
     if (m.from !== this.id && !this.prs.has(m.from)) return;
 
     if (m.term > this.term) {
-      if (m.type === "vote" || m.type === "preVote") {
+      if ((m.type === "vote" || m.type === "preVote") && !m.transfer) {
         // A follower that hears from its leader ignores disruptive candidates (etcd's leader lease).
         const inLease = this.cfg.checkQuorum && this.lead !== null && this.electionElapsed < this.cfg.electionTick;
         if (inLease) return;
@@ -395,6 +421,7 @@ export class Raft {
     } else if (updated) {
       while (this.sendAppend(m.from, false)) {}
     }
+    if (m.from === this.transferee && pr.match === this.log.lastIndex()) this.send({ type: "timeoutNow", to: m.from });
   }
 
   private handleSnapshotResponse(m: SnapshotResponseMessage, pr: Progress): void {
@@ -467,6 +494,10 @@ export class Raft {
         this.lead = m.from;
         this.handleSnapshot(m);
         break;
+      case "timeoutNow":
+        // Our leader hands over: campaign now, skipping pre-vote (the leader vouches for us).
+        if (m.from === this.lead) this.campaign(false, true);
+        return;
       default:
         return;
     }

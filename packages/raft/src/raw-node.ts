@@ -34,6 +34,14 @@ export class RawNode {
     return this.raft.propose(data);
   }
 
+  /**
+   * Graceful hand-over to `to` (TimeoutNow): proposals throw LNC_RAFT_TRANSFER_IN_PROGRESS until
+   * `to` leads, or until an election timeout passes and this node leads on.
+   */
+  transferLeadership(to: NodeId): void {
+    this.raft.transferLeadership(to);
+  }
+
   /** Starts an election immediately (pre-vote first when enabled). */
   campaign(): void {
     this.raft.campaign();

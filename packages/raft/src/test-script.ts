@@ -7,13 +7,14 @@ import type { NodeId } from "./types.js";
 /**
  * Runs a scripted interaction test (etcd's testdata style) against a SimCluster with a perfect
  * network; the SafetyChecker watches every step. Commands, one per line (# starts a comment):
- *   cluster N [electionTick=15] [heartbeatTick=5] [chunk=256] [snapshotEvery=1000000] [seed=1]
+ *   cluster N [electionTick=15] [heartbeatTick=5] [chunk=256] [snapshotEvery=1000000] [keep=0] [seed=1] [down=IDS]
  *   campaign ID | propose ID DATA | propose-leader DATA | propose-rejected ID CODE | stabilize
+ *   transfer FROM TO      leader FROM hands leadership to TO (TimeoutNow)
  *   tick IDS|all N        each round ticks the nodes, then delivers everything
  *   isolate ID | partition IDS IDS | heal | crash ID | restart ID | wipe ID
  *   expect-leader IDS     exactly one leader among IDS, followed by the others
- *   expect IDS|all key=value...   keys: role term leader commit applied lastIndex rejoining vote has missing
- * IDS is a comma-separated list. Returns a transcript for error messages.
+ *   expect IDS|all key=value...   keys: role term leader commit applied lastIndex rejoining vote up has missing
+ * IDS is a comma-separated list. A failing line throws with its file and line number.
  */
 export function runScript(path: string): void {
   const lines = readFileSync(path, "utf8").split("\n");
@@ -42,6 +43,7 @@ export function runScript(path: string): void {
             snapshotEvery: num("snapshotEvery", 1_000_000),
             keepBehindSnapshot: num("keep", 0),
           });
+          for (const id of kv["down"] === undefined ? [] : ids(kv["down"])) c.crash(c.node(id));
           c.stabilize();
           return;
         }
@@ -66,6 +68,12 @@ export function runScript(path: string): void {
             throw err;
           }
           throw new Error("proposal was accepted");
+        }
+        case "transfer": {
+          const n = cluster().node(Number(args[0]));
+          n.raft!.transferLeadership(Number(args[1]));
+          cluster().process(n);
+          return;
         }
         case "stabilize":
           cluster().stabilize();

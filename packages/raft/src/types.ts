@@ -85,11 +85,21 @@ export interface HeartbeatResponseMessage extends MessageBase {
   readonly type: "heartbeatResp";
 }
 
-/** Vote or pre-vote request. For a pre-vote `term` is the term the sender would campaign in. */
+/**
+ * Vote or pre-vote request. For a pre-vote `term` is the term the sender would campaign in.
+ * `transfer` marks a campaign the previous leader asked for (TimeoutNow): voters then set
+ * their leader lease aside.
+ */
 export interface VoteMessage extends MessageBase {
   readonly type: "vote" | "preVote";
   readonly index: number;
   readonly logTerm: number;
+  readonly transfer: boolean;
+}
+
+/** Leadership transfer: the leader tells an up-to-date follower to campaign at once. */
+export interface TimeoutNowMessage extends MessageBase {
+  readonly type: "timeoutNow";
 }
 
 export interface VoteResponseMessage extends MessageBase {
@@ -146,7 +156,8 @@ export type Message =
   | SnapshotMessage
   | SnapshotResponseMessage
   | ProbeMessage
-  | ProbeResponseMessage;
+  | ProbeResponseMessage
+  | TimeoutNowMessage;
 
 export type MessageType = Message["type"];
 

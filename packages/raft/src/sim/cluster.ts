@@ -176,7 +176,7 @@ export class SimCluster {
       const { index, term } = raft.propose(encoder.encode(id));
       this.proposals.set(id, { id, node: n.id, incarnation: n.incarnation, index, term });
     } catch (err) {
-      if (isRaftError(err, "LNC_RAFT_NOT_LEADER")) return null;
+      if (isRaftError(err, "LNC_RAFT_NOT_LEADER") || isRaftError(err, "LNC_RAFT_TRANSFER_IN_PROGRESS")) return null;
       throw err;
     }
     this.process(n);
@@ -306,6 +306,14 @@ export class SimCluster {
     this.leaderTerms.set(n.id, s.term);
     this.log(() => `leader ${n.id} term ${s.term} lastIndex ${s.lastIndex} commit ${s.commit}`);
     this.checker.leaderElected(s.term, n.id, (i) => raft.termAt(i), n.disk.firstIndex(), s.lastIndex);
+  }
+
+  /** Asks leader `n` to hand over to `to` (graceful shutdown). */
+  transfer(n: SimNode, to: NodeId): void {
+    if (n.raft === null) return;
+    this.log(() => `transfer ${n.id} -> ${to}`);
+    n.raft.transferLeadership(to);
+    this.process(n);
   }
 
   /** Does every live node hold every acknowledged proposal in its applied state? */

@@ -15,6 +15,8 @@ export interface ScenarioOptions {
   /** Per-tick probability of each fault kind. */
   crashRate?: number;
   partitionRate?: number;
+  /** Per-tick probability that the leader hands leadership to a random peer. Default 0.002. */
+  transferRate?: number;
   /** Probability a restart comes back with an empty disk. Default 0.25. */
   wipeRate?: number;
   node?: Partial<SimNodeOptions>;
@@ -28,6 +30,7 @@ export interface FaultCounts {
   leaderCrashes: number;
   wipes: number;
   partitions: number;
+  transfers: number;
   tornReadyCrashes: number;
   dropped: number;
   duplicated: number;
@@ -75,6 +78,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const crashRate = o.crashRate ?? 0.004;
   const partitionRate = o.partitionRate ?? 0.004;
   const wipeRate = o.wipeRate ?? 0.25;
+  const transferRate = o.transferRate ?? 0.002;
   const nodeOpts = { ...DEFAULT_NODE, ...o.node };
   const faults = { drop: rng() * 0.1, duplicate: rng() * 0.05, maxDelay: randInt(rng, 1, 4) };
   const c = new SimCluster(size, rng, faults, nodeOpts);
@@ -82,7 +86,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   c.trace = o.trace ?? null;
   c.traceMessages = o.traceMessages ?? false;
 
-  const counts: FaultCounts = { crashes: 0, leaderCrashes: 0, wipes: 0, partitions: 0, tornReadyCrashes: 0, dropped: 0, duplicated: 0, blocked: 0 };
+  const counts: FaultCounts = { crashes: 0, leaderCrashes: 0, wipes: 0, partitions: 0, transfers: 0, tornReadyCrashes: 0, dropped: 0, duplicated: 0, blocked: 0 };
   const electionSamples: number[] = [];
   let leaderCrash: { at: number; term: number } | null = null;
   const downUntil = new Map<number, number>();
@@ -142,6 +146,15 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
         c.log(() => `partition ${c.net.describe()}`);
         partitionUntil = c.now + randInt(rng, 20, 200);
         leaderCrash = null;
+      }
+
+      if (rng() < transferRate) {
+        const leader = c.leaders()[0];
+        const target = c.randomNode((n) => n !== leader);
+        if (leader !== undefined && target !== undefined) {
+          c.transfer(leader, target.id);
+          counts.transfers++;
+        }
       }
 
       if (rng() < proposeRate) {
