@@ -141,7 +141,7 @@ describe("replay under damage (torn writes, bit flips, zeroed pages, garbage)", 
         expect(again.lastIndex()).toBe(exp.keep + 1);
         await again.close();
       }),
-      { numRuns: 60 },
+      { numRuns: Number(process.env.WAL_DAMAGE_RUNS ?? 150) },
     );
   }, 60_000);
 
@@ -191,7 +191,7 @@ describe("replay under damage (torn writes, bit flips, zeroed pages, garbage)", 
         await wal.append({ index: wal.lastIndex() + 1, term: 9, payload: payloadFor(1) });
         await wal.close();
       }),
-      { numRuns: 40 },
+      { numRuns: Math.ceil(Number(process.env.WAL_DAMAGE_RUNS ?? 150) / 2.5) },
     );
   }, 60_000);
 

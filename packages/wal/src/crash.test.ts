@@ -8,7 +8,7 @@ import { tempDir } from "./test-helpers.js";
 
 const WRITER = fileURLToPath(new URL("../fixtures/crash-writer.mjs", import.meta.url));
 const DIST = fileURLToPath(new URL("../dist/index.js", import.meta.url));
-const ITERATIONS = Number(process.env.WAL_CRASH_ITERATIONS ?? 24);
+const ITERATIONS = Number(process.env.WAL_CRASH_ITERATIONS ?? 36);
 const SEGMENT = 256 * 1024;
 
 /** Runs the writer child, SIGKILLs it after `killAfterMs` (counted from its "ready" line unless `early`). */

@@ -132,6 +132,8 @@ export class Wal {
   private readonly liveFiles: LiveFile[];
   private readonly spares: SpareFile[];
   private readonly filesById = new Map<number, LiveFile>();
+  /** Position of the file appends go to in `liveFiles`, or -1 when the next append opens a new file. */
+  private activeIdx: number;
   private nextFileId = 0;
   private epoch: number;
   private writePos: number;
@@ -212,9 +214,6 @@ export class Wal {
     };
   }
 
-  /** Position of the file appends go to in `liveFiles`, or -1 when the next append opens a new file. */
-  private activeIdx: number;
-
   /**
    * Opens (creating if needed) the WAL in `dir` and replays it. A torn tail is cut off and
    * reported; corruption followed by valid entries throws {@link WalReplayError}.
@@ -252,11 +251,11 @@ export class Wal {
     const handles = new Map<number, FileHandle>();
     for (const i of a.chain) handles.set(i, await open(a.files[i]!.path, "r+"));
     const wal = new Wal(dir, options, a, cp, hs, handles, started);
-    await wal.finishRecovery();
+    await wal.finishRecovery(started);
     return wal;
   }
 
-  private async finishRecovery(): Promise<void> {
+  private async finishRecovery(started: number): Promise<void> {
     const torn = this.recovery.tornTail;
     const active = this.liveFiles[this.activeIdx];
     if (torn && active) {
@@ -269,6 +268,7 @@ export class Wal {
     this.recovery.spareFiles = this.spares.length;
     this.recovery.liveFiles = this.liveFiles.length;
     this.recovery.firstIndex = this.firstIndex();
+    this.recovery.durationMs = Date.now() - started;
     this.opts.logger?.({ event: "wal.recovered", report: this.recovery });
   }
 
