@@ -162,7 +162,9 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
   let cur: number | null = start ? start.i : null;
   let pos = FILE_HEADER_SIZE;
   let iLast = start ? start.f.header!.firstIndex - 1 : c;
-  let tLast = iLast === c ? checkpoint.term : 0;
+  // A file's first frames may be entries a later truncation record voids (written in older
+  // terms), so the term check starts fresh at a file boundary we enter without context.
+  let tLast = start ? 0 : checkpoint.term;
   let eLast = start ? start.f.header!.epoch : 0;
   let tail: Tail | null = null;
 
@@ -266,7 +268,7 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
       if (next) {
         if (!normal) {
           iLast = c;
-          tLast = checkpoint.term;
+          tLast = 0;
         }
         cur = next.i;
         pos = FILE_HEADER_SIZE;
