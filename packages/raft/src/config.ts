@@ -13,6 +13,14 @@ export interface RaftConfig {
    * with one from a previous life; a simulator passes it from its own seeded RNG.
    */
   seed: number;
+  /**
+   * Id for a new disk, read only when the storage is completely empty (first start, or a node
+   * replaced with a wiped disk). Peers trust the highest disk id they have seen for a node, so it
+   * must grow from one replacement of a node to the next: pass a creation timestamp such as
+   * Date.now(). Default: random (then a replacement's probe overtaken by a late probe from the
+   * previous disk can stall the replacement; see docs/raft.md).
+   */
+  diskId?: number;
   /** Base election timeout in ticks; the effective one is random in [electionTick, 2*electionTick). Default 15. */
   electionTick?: number;
   /** Leader heartbeat period in ticks. Default 5. Must be less than electionTick. */
@@ -44,6 +52,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     electionTick: DEFAULT_ELECTION_TICK,
     heartbeatTick: DEFAULT_HEARTBEAT_TICK,
     applied: 0,
+    diskId: 0,
     preVote: true,
     checkQuorum: true,
     maxEntriesPerMsg: 64,

@@ -3,6 +3,7 @@ import { RaftError } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { Progress } from "./progress.js";
 import { createRng, randInt, type Rng } from "./rng.js";
+import { EMPTY_HARD_STATE, hardStateEqual } from "./types.js";
 import type {
   AppendMessage,
   AppendResponseMessage,
@@ -69,8 +70,8 @@ export class Raft {
   /** Leadership transfer in progress: the follower that is to take over, and ticks spent. */
   private transferee: NodeId | null = null;
   private transferElapsed = 0;
-  /** Per peer: the disk whose acknowledgements count, and disks known to be wiped. Process lifetime. */
-  private peerDisks = new Map<NodeId, { current: number; retired: Set<number> }>();
+  /** Per peer: the newest disk seen, the only one whose acknowledgements count. Process lifetime. */
+  private peerDisks = new Map<NodeId, number>();
 
   constructor(config: RaftConfig) {
     this.cfg = resolveConfig(config);
@@ -81,10 +82,11 @@ export class Raft {
     const storage = this.cfg.storage;
     const hs = storage.initialState();
     this.log = new RaftLog(storage, hs.commit, this.cfg.applied);
+    // Nothing at all on disk: not even a rejoining flag or a disk id from an earlier start.
     const blank =
-      hs.term === 0 && hs.vote === null && hs.commit === 0 && storage.lastIndex() === 0 && storage.snapshot().index === 0;
+      hardStateEqual(hs, EMPTY_HARD_STATE) && storage.lastIndex() === 0 && storage.snapshot().index === 0;
     this.rejoining = blank || hs.rejoining;
-    this.diskId = blank ? 1 + Math.floor(this.rng() * (2 ** 48 - 1)) : hs.diskId;
+    this.diskId = blank ? this.cfg.diskId || 1 + Math.floor(this.rng() * (2 ** 48 - 1)) : hs.diskId;
     this.becomeFollower(hs.term, null);
     this.vote = hs.vote;
     if (this.rejoining) {
@@ -280,18 +282,27 @@ export class Raft {
   }
 
   /**
-   * Hands leadership to `to` (graceful shutdown): once `to` holds the whole log it is told to
+   * Hands leadership to `target` (default: the follower holding the most of the log) for a
+   * graceful shutdown: once it holds the whole log it is told to
    * campaign at once (TimeoutNow). Proposals are refused meanwhile; after an election timeout
    * without a new leader this node simply goes on leading.
    */
-  transferLeadership(to: NodeId): void {
+  transferLeadership(target?: NodeId): void {
     if (this.role !== "leader") throw new RaftError("LNC_RAFT_NOT_LEADER", `node ${this.id} is not the leader`, this.lead);
+    const to = target ?? this.mostCaughtUpPeer();
     const pr = this.prs.get(to);
     if (pr === undefined || to === this.id) throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `cannot transfer leadership to ${to}`);
     this.transferee = to;
     this.transferElapsed = 0;
     if (pr.match === this.log.lastIndex()) this.send({ type: "timeoutNow", to });
     else this.sendAppend(to);
+  }
+
+  private mostCaughtUpPeer(): NodeId {
+    let best = this.peers[0];
+    for (const p of this.peers) if (this.prs.get(p)!.match > this.prs.get(best!)!.match) best = p;
+    if (best === undefined) throw new RaftError("LNC_RAFT_BAD_ARGUMENT", "a single-node group has no one to hand over to");
+    return best;
   }
 
   private appendEntries(ents: Entry[]): number {
@@ -657,31 +668,26 @@ export class Raft {
   }
 
   /**
-   * Should an acknowledgement from `from`'s disk `diskId` count? Not if that disk was since
-   * replaced (a message from before the wipe, delivered late), nor if it is a disk whose probe
-   * has not arrived yet (its probe will reset what we know of it first).
+   * Should an acknowledgement from `from`'s disk `diskId` count? Only if it comes from the
+   * newest disk we know of for that node: not from a disk since replaced (a message the old
+   * process sent, delivered late), and not yet from a newer one whose probe has not arrived
+   * (the probe first resets what we know of the node).
    */
   private acceptDisk(from: NodeId, diskId: number): boolean {
     const known = this.peerDisks.get(from);
     if (known === undefined) {
-      this.peerDisks.set(from, { current: diskId, retired: new Set() });
+      this.peerDisks.set(from, diskId);
       return true;
     }
-    return known.current === diskId;
+    return known === diskId;
   }
 
   private handleProbe(m: ProbeMessage): void {
     const pr = this.prs.get(m.from);
     if (pr === undefined || m.from === this.id) return;
     const known = this.peerDisks.get(m.from);
-    if (known === undefined) {
-      this.peerDisks.set(m.from, { current: m.diskId, retired: new Set() });
-    } else if (known.retired.has(m.diskId)) {
-      return;
-    } else if (known.current !== m.diskId) {
-      known.retired.add(known.current);
-      known.current = m.diskId;
-    }
+    if (known !== undefined && m.diskId < known) return;
+    this.peerDisks.set(m.from, m.diskId);
     if (this.role === "leader") pr.lostData(m.lastIndex);
     this.send({
       type: "probeResp",

@@ -35,10 +35,11 @@ export class RawNode {
   }
 
   /**
-   * Graceful hand-over to `to` (TimeoutNow): proposals throw LNC_RAFT_TRANSFER_IN_PROGRESS until
-   * `to` leads, or until an election timeout passes and this node leads on.
+   * Graceful hand-over (TimeoutNow) to `to`, by default the follower holding the most of the log:
+   * proposals throw LNC_RAFT_TRANSFER_IN_PROGRESS until it leads, or until an election timeout
+   * passes and this node leads on.
    */
-  transferLeadership(to: NodeId): void {
+  transferLeadership(to?: NodeId): void {
     this.raft.transferLeadership(to);
   }
 

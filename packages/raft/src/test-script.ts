@@ -9,7 +9,7 @@ import type { NodeId } from "./types.js";
  * network; the SafetyChecker watches every step. Commands, one per line (# starts a comment):
  *   cluster N [electionTick=15] [heartbeatTick=5] [chunk=256] [snapshotEvery=1000000] [keep=0] [seed=1] [down=IDS]
  *   campaign ID | propose ID DATA | propose-leader DATA | propose-rejected ID CODE | stabilize
- *   transfer FROM TO      leader FROM hands leadership to TO (TimeoutNow)
+ *   transfer FROM [TO]    leader FROM hands leadership to TO, by default its most caught-up follower
  *   tick IDS|all N        each round ticks the nodes, then delivers everything
  *   isolate ID | partition IDS IDS | heal | crash ID | restart ID | wipe ID
  *   expect-leader IDS     exactly one leader among IDS, followed by the others
@@ -71,7 +71,7 @@ export function runScript(path: string): void {
         }
         case "transfer": {
           const n = cluster().node(Number(args[0]));
-          n.raft!.transferLeadership(Number(args[1]));
+          n.raft!.transferLeadership(args[1] === undefined ? undefined : Number(args[1]));
           cluster().process(n);
           return;
         }

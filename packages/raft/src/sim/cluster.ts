@@ -44,13 +44,15 @@ export class SimNode {
     return this.raft !== null;
   }
 
-  start(voters: readonly NodeId[], seed: number, opts: SimNodeOptions): void {
+  /** `diskId`: used if the disk is empty; the cluster derives it from the simulated clock, like a host from Date.now(). */
+  start(voters: readonly NodeId[], seed: number, diskId: number, opts: SimNodeOptions): void {
     this.incarnation++;
     this.raft = new RawNode({
       id: this.id,
       voters,
       storage: this.disk,
       seed,
+      diskId,
       electionTick: opts.electionTick,
       heartbeatTick: opts.heartbeatTick,
       snapshotChunkBytes: opts.snapshotChunkBytes,
@@ -147,7 +149,7 @@ export class SimCluster {
 
   start(n: SimNode): void {
     this.log(() => `start ${n.id}${n.disk.lastIndex() === 0 && n.disk.initialState().term === 0 ? " (empty disk)" : ""}`);
-    n.start(this.voters, Math.floor(this.rng() * 2 ** 31), this.opts);
+    n.start(this.voters, Math.floor(this.rng() * 2 ** 31), (this.now + 1) * 1024 + randInt(this.rng, 0, 1024), this.opts);
     this.leaderTerms.delete(n.id);
     this.process(n);
   }

@@ -91,6 +91,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   let leaderCrash: { at: number; term: number } | null = null;
   const downUntil = new Map<number, number>();
   let partitionUntil = 0;
+  let lastTransferAt = -Infinity;
   let nextProposal = 1;
   let failure: string | null = null;
   let healTicks = 0;
@@ -126,7 +127,9 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
         const leader = c.leaders()[0];
         const victim = leader !== undefined && rng() < 0.5 ? leader : c.randomNode((n) => n.up);
         if (victim !== undefined) {
-          if (victim.status()?.role === "leader" && leaderCrash === null && !c.net.isPartitioned()) {
+          // Sampled only on a calm network and with no hand-over under way (TimeoutNow elects at once).
+          const calm = !c.net.isPartitioned() && c.now - lastTransferAt > 2 * nodeOpts.electionTick;
+          if (victim.status()?.role === "leader" && leaderCrash === null && calm) {
             leaderCrash = { at: c.now, term: victim.status()!.term };
             counts.leaderCrashes++;
           }
@@ -154,6 +157,7 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
         if (leader !== undefined && target !== undefined) {
           c.transfer(leader, target.id);
           counts.transfers++;
+          lastTransferAt = c.now;
         }
       }
 
