@@ -12,6 +12,8 @@ import { Wal } from "./wal.js";
 import { entriesFrom, payloadFor, tempDir, walFiles } from "./test-helpers.js";
 
 const SEGMENT = 4096;
+const RUNS = Number(process.env.WAL_DAMAGE_RUNS ?? 150);
+const TIMEOUT = Math.max(60_000, RUNS * 300);
 const N = 150;
 
 interface Layout {
@@ -141,9 +143,9 @@ describe("replay under damage (torn writes, bit flips, zeroed pages, garbage)", 
         expect(again.lastIndex()).toBe(exp.keep + 1);
         await again.close();
       }),
-      { numRuns: Number(process.env.WAL_DAMAGE_RUNS ?? 150) },
+      { numRuns: RUNS },
     );
-  }, 60_000);
+  }, TIMEOUT);
 
   it("repair truncates at the first damage; skip-corrupt keeps every intact entry; both back up first", async () => {
     await fc.assert(
@@ -191,9 +193,9 @@ describe("replay under damage (torn writes, bit flips, zeroed pages, garbage)", 
         await wal.append({ index: wal.lastIndex() + 1, term: 9, payload: payloadFor(1) });
         await wal.close();
       }),
-      { numRuns: Math.ceil(Number(process.env.WAL_DAMAGE_RUNS ?? 150) / 2.5) },
+      { numRuns: Math.ceil(RUNS / 2.5) },
     );
-  }, 60_000);
+  }, TIMEOUT);
 
   it("scanWalFile lists every frame with its CRC status and locates damage", () => {
     const dir = tempDir();
