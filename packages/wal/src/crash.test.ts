@@ -54,5 +54,5 @@ describe("crash safety with real processes", () => {
       expect(problems, `iteration ${it}`).toEqual([]);
     }
     expect(model.ackCount).toBeGreaterThan(ITERATIONS * 10);
-  }, 120_000);
+  }, Math.max(120_000, ITERATIONS * 1500));
 });

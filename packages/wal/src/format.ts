@@ -146,12 +146,6 @@ export function parseFrameAt(buf: Uint8Array, at: number, checkCrc = true): Fram
   };
 }
 
-/** Cheap look at a frame's epoch and index without the CRC (for resync pre-filtering). */
-export function peekFrameKey(buf: Uint8Array, at: number): { epoch: number; index: number } | null {
-  const p = parseFrameAt(buf, at, false);
-  return p.kind === "frame" ? { epoch: p.frame.epoch, index: p.frame.index } : null;
-}
-
 export function encodeFileHeader(h: FileHeader): Buffer {
   const out = Buffer.alloc(FILE_HEADER_SIZE);
   const view = viewOf(out);
