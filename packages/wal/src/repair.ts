@@ -95,6 +95,12 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
   if (status === "clean") return report;
   report.backupDir = freeBackupDir(dir, options.now);
   if (dryRun) return report;
+  if (statSync(dir).dev !== statSync(dirname(resolve(dir))).dev) {
+    throw walError(
+      "LNC_WAL_BAD_ARGUMENT",
+      `${dir} is a mount point, and repair moves the WAL directory aside as its backup; copy it to a plain directory, repair the copy (lnc repair --path <copy>), and copy the result back`,
+    );
+  }
 
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging);
