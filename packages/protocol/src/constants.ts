@@ -47,6 +47,9 @@ export const Command = {
   CommitOffset: 0x22,
   SubscribeAck: 0x23,
   CommitAck: 0x24,
+  /** LANCE-TS extension (0x60-0x6F are ours): first offset at or after a timestamp. */
+  OffsetForTime: 0x60,
+  OffsetForTimeResponse: 0x61,
   TopicResponse: 0x80,
   ClusterStatusResponse: 0x81,
   ErrorResponse: 0xff,

@@ -109,6 +109,15 @@ export function encodeMessage(message: LwpMessage): Uint8Array {
     }
     case "commitAck":
       return control(Command.CommitAck, twoU64("consumerId", message.consumerId, "committedOffset", message.committedOffset));
+    case "offsetForTime": {
+      const p = new Uint8Array(12);
+      const v = view(p);
+      v.setUint32(0, checkU32("topicId", message.topicId), true);
+      v.setBigUint64(4, checkU64("timestampNs", message.timestampNs), true);
+      return control(Command.OffsetForTime, p);
+    }
+    case "offsetForTimeResponse":
+      return control(Command.OffsetForTimeResponse, u64Payload("offset", message.offset));
     case "topicResponse":
       return control(Command.TopicResponse, utf8(message.json));
     case "clusterStatusResponse":
@@ -237,6 +246,12 @@ function decodeControl(code: number, p: Uint8Array): LwpMessage {
     case Command.CommitAck:
       need(p, 16, "Invalid commit ack payload");
       return { type: "commitAck", consumerId: v.getBigUint64(0, true), committedOffset: v.getBigUint64(8, true) };
+    case Command.OffsetForTime:
+      need(p, 12, "Invalid offset for time payload");
+      return { type: "offsetForTime", topicId: v.getUint32(0, true), timestampNs: v.getBigUint64(4, true) };
+    case Command.OffsetForTimeResponse:
+      need(p, 8, "Invalid offset for time response payload");
+      return { type: "offsetForTimeResponse", offset: v.getBigUint64(0, true) };
     case Command.TopicResponse:
       return { type: "topicResponse", json: utf8Lossy(p) };
     case Command.ClusterStatusResponse:

@@ -87,6 +87,8 @@ describe("message round trips", () => {
     expect(code({ type: "getClusterStatus" })).toBe(0x07n);
     expect(code({ type: "authenticateResponse", ok: true, message: "Authenticated" })).toBe(0x09n);
     expect(code({ type: "commitAck", consumerId: 1n, committedOffset: 2n })).toBe(0x24n);
+    expect(code({ type: "offsetForTime", topicId: 1, timestampNs: 2n })).toBe(0x60n);
+    expect(code({ type: "offsetForTimeResponse", offset: 3n })).toBe(0x61n);
     expect(code({ type: "clusterStatusResponse", json: "{}" })).toBe(0x81n);
     expect(code({ type: "errorResponse", message: "x" })).toBe(0xffn);
   });
@@ -134,6 +136,8 @@ describe("decoding malformed control payloads (non-fatal, upstream reply texts)"
     [Command.SubscribeAck, 15, "Invalid subscribe ack payload"],
     [Command.CommitAck, 15, "Invalid commit ack payload"],
     [Command.AuthenticateResponse, 0, "Invalid authenticate response payload"],
+    [Command.OffsetForTime, 11, "Invalid offset for time payload"],
+    [Command.OffsetForTimeResponse, 7, "Invalid offset for time response payload"],
   ])("command 0x%s with %s bytes -> %s", (code, length, text) => {
     const err = decodeError(controlFrame(code, new Uint8Array(length)));
     expect(err.code).toBe("LNC_PROTO_BAD_PAYLOAD");

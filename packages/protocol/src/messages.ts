@@ -142,6 +142,22 @@ export interface CommitAckMessage {
   committedOffset: bigint;
 }
 
+/**
+ * LANCE-TS extension 0x60: the first offset whose batch's newest record is at or after
+ * `timestampNs` (ns since the epoch). Lets a consumer start from a point in time.
+ */
+export interface OffsetForTimeMessage {
+  type: "offsetForTime";
+  topicId: number;
+  timestampNs: bigint;
+}
+
+/** Extension 0x61: `offset` answers OffsetForTime; the log end when every record is older. */
+export interface OffsetForTimeResponseMessage {
+  type: "offsetForTimeResponse";
+  offset: bigint;
+}
+
 /** JSON text; see topic-json for the bodies. */
 export interface TopicResponseMessage {
   type: "topicResponse";
@@ -175,7 +191,8 @@ export type ClientMessage =
   | FetchMessage
   | SubscribeMessage
   | UnsubscribeMessage
-  | CommitOffsetMessage;
+  | CommitOffsetMessage
+  | OffsetForTimeMessage;
 
 /** What a server sends. */
 export type ServerMessage =
@@ -187,6 +204,7 @@ export type ServerMessage =
   | CatchingUpMessage
   | SubscribeAckMessage
   | CommitAckMessage
+  | OffsetForTimeResponseMessage
   | TopicResponseMessage
   | ClusterStatusResponseMessage
   | ErrorResponseMessage;
@@ -210,6 +228,7 @@ const CLIENT_TYPES: ReadonlySet<LwpMessageType> = new Set<ClientMessage["type"]>
   "subscribe",
   "unsubscribe",
   "commitOffset",
+  "offsetForTime",
 ]);
 
 /** True for the messages a server answers; false for replies and unknown frames. */

@@ -39,6 +39,8 @@ export const messageArb: fc.Arbitrary<LwpMessage> = fc.oneof(
   fc.record({ type: fc.constant("unsubscribe" as const), topicId: u32, consumerId: u64 }),
   fc.record({ type: fc.constant("commitOffset" as const), topicId: u32, consumerId: u64, offset: u64 }),
   fc.record({ type: fc.constant("commitAck" as const), consumerId: u64, committedOffset: u64 }),
+  fc.record({ type: fc.constant("offsetForTime" as const), topicId: u32, timestampNs: u64 }),
+  fc.record({ type: fc.constant("offsetForTimeResponse" as const), offset: u64 }),
   fc.record({ type: fc.constant("topicResponse" as const), json: text }),
   fc.record({ type: fc.constant("clusterStatusResponse" as const), json: text }),
   fc.record({ type: fc.constant("errorResponse" as const), message: text }),
