@@ -261,6 +261,49 @@ describe("node replacement: the wiped node was the only one that knew of a commi
   });
 });
 
+describe("node replacement: the wiped node's old vote", () => {
+  it("never votes again in the highest term its peers reported", () => {
+    const group = new Group(new Map([[1, storageWith(1, 0, [])], [2, storageWith(1, 0, [])], [3, storageWith(1, 0, [])]]));
+    // Node 1 campaigns in term 2 and only node 3 hears it; node 3's grant is still on its way.
+    group.raft(1).campaign();
+    group.pump(1);
+    let held: Message | undefined;
+    group.stabilize(
+      () => {},
+      (m) => {
+        if (m.to === 2 || m.from === 2) return true;
+        if (m.type === "voteResp" && m.from === 3) {
+          held = m;
+          return true;
+        }
+        return false;
+      },
+    );
+    expect(held).toMatchObject({ reject: false, term: 2 });
+    expect(group.raft(1).status()).toMatchObject({ role: "candidate", term: 2 });
+
+    // Node 3 loses its disk, rejoins (every log is empty, so it may vote again at once) and
+    // must count itself as having voted in term 2.
+    group.wipe(3, 5);
+    group.stabilize();
+    expect(group.raft(3).status()).toMatchObject({ rejoining: false, term: 2 });
+
+    // Node 2, cut off from node 1, campaigns: node 3 must not help it to a second term-2 win.
+    group.raft(2).campaign();
+    group.pump(2);
+    group.stabilize(
+      () => {},
+      (m) => m.to === 1 || m.from === 1,
+    );
+    const two = group.raft(2).status();
+    expect(two.role === "leader" && two.term === 2).toBe(false);
+
+    // The old grant arrives: node 1 is the one leader of term 2.
+    group.raft(1).step(held!);
+    expect(group.raft(1).status()).toMatchObject({ role: "leader", term: 2 });
+  });
+});
+
 describe("host contract", () => {
   it("refuses a second ready() before advance()", () => {
     const n = new RawNode({ id: 1, voters: [1], storage: storageWith(1, 0, []), seed: 1 });
