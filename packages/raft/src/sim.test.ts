@@ -13,8 +13,8 @@ function failures(results: ScenarioResult[]): string[] {
 }
 
 describe("simulator: CI slice", () => {
-  it("default profile: 300 seeds keep every safety property and converge after healing", () => {
-    const results = Array.from({ length: 300 }, (_, i) => runScenario({ seed: 100_000 + i }));
+  it("default profile: 500 seeds keep every safety property and converge after healing", () => {
+    const results = Array.from({ length: 500 }, (_, i) => runScenario({ seed: 100_000 + i }));
     expect(failures(results)).toEqual([]);
     const faults = results.reduce((a, r) => a + r.faults.crashes + r.faults.wipes + r.faults.partitions + r.faults.dropped + r.faults.duplicated, 0);
     expect(faults).toBeGreaterThan(10_000);
@@ -27,8 +27,8 @@ describe("simulator: CI slice", () => {
     expect(Math.min(...samples)).toBeGreaterThanOrEqual(15);
   });
 
-  it("crash-heavy profile: 150 seeds", () => {
-    const results = Array.from({ length: 150 }, (_, i) => runScenario({ seed: 200_000 + i, crashRate: 0.03 }));
+  it("crash-heavy profile: 300 seeds", () => {
+    const results = Array.from({ length: 300 }, (_, i) => runScenario({ seed: 200_000 + i, crashRate: 0.03 }));
     expect(failures(results)).toEqual([]);
   });
 
