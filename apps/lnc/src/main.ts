@@ -133,7 +133,7 @@ program
   .description("print a topic's records, one per line; skipped offset ranges are reported on stderr")
   .option(...SERVER_FLAG)
   .requiredOption("-t, --topic <name|id>", "topic name or id")
-  .option("-o, --offset <earliest|latest|N>", "where to start", "earliest")
+  .option("-o, --offset <earliest|latest|N|@time>", "where to start: a record offset, or @ISO-8601 / @ns for the first record at or after that time", "earliest")
   .option("-m, --max-records <n>", "stop after this many records", nonNegativeInt)
   .option("-f, --follow", "keep waiting for new records (Ctrl-C to stop)")
   .option("--json", "one JSON object per line: {type:\"record\",offset,value} and {type:\"gap\",from,to,count}")

@@ -72,6 +72,20 @@ describe("lnc remote commands against a real in-process server (built binary, re
     expect(r.out.split("\n")).toContain("runbook-jq");
   });
 
+  it("consume --offset @time starts at the first record produced at or after that time", async () => {
+    await lnc(["create-topic", "--server", S, "--name", "timed"]);
+    expect((await lnc(["produce", "--server", S, "--topic", "timed", "--data", "before"])).code).toBe(0);
+    await new Promise((r) => setTimeout(r, 30));
+    const mark = new Date().toISOString();
+    await new Promise((r) => setTimeout(r, 30));
+    expect((await lnc(["produce", "--server", S, "--topic", "timed"], "after-1\nafter-2\n")).code).toBe(0);
+    const r = await lnc(["consume", "--server", S, "--topic", "timed", "--offset", `@${mark}`]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out.trim().split("\n")).toEqual(["after-1", "after-2"]);
+    const bad = await lnc(["consume", "--server", S, "--topic", "timed", "--offset", "@not-a-time"]);
+    expect(bad.code).toBe(2);
+  });
+
   it("list-topics needs exactly one of --path and --server", async () => {
     const neither = await lnc(["list-topics"]);
     expect(neither.code).toBe(2);

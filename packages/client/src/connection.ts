@@ -177,6 +177,16 @@ export class Connection {
     return r.kind === "data" ? r.nextOffset : r.end;
   }
 
+  /**
+   * The first offset whose batch's newest record is at or after `timestampNs` (the log end
+   * when every record is older). A LANCE-TS extension: upstream servers refuse it.
+   */
+  async offsetForTime(topicId: number, timestampNs: bigint): Promise<bigint> {
+    const reply = await this.request({ type: "offsetForTime", topicId, timestampNs });
+    if (reply.type === "offsetForTimeResponse") return reply.offset;
+    throw this.errorFor(reply);
+  }
+
   /** Sends a topic command and parses its TopicResponse. */
   async topicCommand(message: ClientMessage): Promise<TopicResponseBody> {
     const reply = await this.request(message);
@@ -298,6 +308,8 @@ function answers(p: Pending, reply: LwpMessage): boolean {
       return reply.type === "ack" && reply.batchId === p.request.consumerId;
     case "commitOffset":
       return reply.type === "commitAck";
+    case "offsetForTime":
+      return reply.type === "offsetForTimeResponse";
   }
 }
 

@@ -8,11 +8,11 @@ import type { Framing } from "./producer.js";
 
 /**
  * Where a consumer starts. `earliest` = the oldest retained record, `latest` = the end of the
- * log at start time (only records produced afterwards), a bigint = that record offset.
- * There is no start-by-timestamp: LWP v1 has no command to look an offset up by time and
- * fetched data carries no timestamps, so a client cannot find one without server support.
+ * log at start time (only records produced afterwards), a bigint = that record offset,
+ * `{ timestampNs }` = the first batch whose newest record is at or after that time (asked of
+ * the server with the OffsetForTime extension; batch times are the producers' timestamps).
  */
-export type StartPosition = "earliest" | "latest" | bigint;
+export type StartPosition = "earliest" | "latest" | bigint | { timestampNs: bigint };
 
 export interface ConsumerOptions {
   topicId: number;
@@ -178,6 +178,7 @@ export class Consumer implements AsyncIterable<ConsumerEvent> {
       return 0n;
     }
     if (start === "latest") return this.client.call((c) => c.endOffset(this.topicId));
+    if (typeof start === "object") return this.client.call((c) => c.offsetForTime(this.topicId, start.timestampNs));
     return start;
   }
 

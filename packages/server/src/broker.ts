@@ -126,6 +126,13 @@ export class Broker {
       }
       case "unsubscribe":
         return encodeMessage({ type: "ack", batchId: msg.consumerId });
+      case "offsetForTime": {
+        const t = this.topics.get(msg.topicId);
+        if (!t) return error(`Topic ${msg.topicId} not found`);
+        t.reader.refresh();
+        const offset = await t.reader.offsetForTime(msg.timestampNs);
+        return encodeMessage({ type: "offsetForTimeResponse", offset: BigInt(offset ?? t.writer.nextOffset) });
+      }
       case "commitOffset": {
         const t = this.topics.get(msg.topicId);
         if (!t) return error("Topic not found");

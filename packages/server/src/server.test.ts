@@ -78,6 +78,21 @@ describe("standalone server over TCP", () => {
     expect(readdirSync(join(dataDir, "segments", "orders")).filter((f) => f.endsWith(".lnc")).length).toBeGreaterThan(3);
   });
 
+  it("finds the first offset at or after a timestamp (OffsetForTime extension)", async () => {
+    const { c } = await start({ segmentMaxBytes: 4096 });
+    const id = await createTopic(c, "timed");
+    const T = 1_700_000_000_000_000_000n;
+    for (let i = 0; i < 100; i++) {
+      expect(await c.request({ type: "ingest", batchId: BigInt(i), timestampNs: T + BigInt(i) * 1_000_000n, recordCount: 2, topicId: id, payload: Buffer.from(`r${i}`.padEnd(80)) })).toMatchObject({ type: "ack" });
+    }
+    const at = async (ts: bigint) => ((await c.request({ type: "offsetForTime", topicId: id, timestampNs: ts })) as { offset: bigint }).offset;
+    expect(await at(0n)).toBe(0n);
+    expect(await at(T + 37_000_000n)).toBe(74n);
+    expect(await at(T + 37_000_001n)).toBe(76n);
+    expect(await at(T + 1_000_000_000n)).toBe(200n);
+    expect(await c.request({ type: "offsetForTime", topicId: 999, timestampNs: 0n })).toMatchObject({ type: "errorResponse" });
+  });
+
   it("answers admin commands, refuses bad topic names, acks empty ingests and rejects unknown topics", async () => {
     const { c } = await start();
     const id = await createTopic(c, "a-topic");

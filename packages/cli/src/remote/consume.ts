@@ -30,7 +30,13 @@ export function parseStart(value: string | undefined): StartPosition {
   if (value === undefined || value === "earliest") return "earliest";
   if (value === "latest") return "latest";
   if (/^\d+$/.test(value)) return BigInt(value);
-  throw new RangeError(`--offset must be earliest, latest or a record offset, got ${JSON.stringify(value)}`);
+  if (value.startsWith("@")) {
+    const when = value.slice(1);
+    if (/^\d+$/.test(when)) return { timestampNs: BigInt(when) };
+    const ms = Date.parse(when);
+    if (!Number.isNaN(ms)) return { timestampNs: BigInt(ms) * 1_000_000n };
+  }
+  throw new RangeError(`--offset must be earliest, latest, a record offset, or @<time> (ISO-8601 like @2026-01-31T12:00:00Z, or @<ns since epoch>), got ${JSON.stringify(value)}`);
 }
 
 /**

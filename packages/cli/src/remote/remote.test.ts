@@ -11,11 +11,14 @@ function io(): CommandIO & { errs: string[] } {
 }
 
 describe("remote command helpers", () => {
-  it("parseStart takes earliest, latest or an offset", () => {
+  it("parseStart takes earliest, latest, an offset or @time", () => {
     expect(parseStart(undefined)).toBe("earliest");
     expect(parseStart("latest")).toBe("latest");
     expect(parseStart("18446744073709551614")).toBe(18446744073709551614n);
-    expect(() => parseStart("-1")).toThrow(/earliest, latest or a record offset/);
+    expect(parseStart("@2023-11-14T22:13:20Z")).toEqual({ timestampNs: 1_700_000_000_000_000_000n });
+    expect(parseStart("@1700000000000000001")).toEqual({ timestampNs: 1_700_000_000_000_000_001n });
+    expect(() => parseStart("-1")).toThrow(/earliest, latest, a record offset, or @<time>/);
+    expect(() => parseStart("@yesterday")).toThrow();
     expect(() => parseStart("yesterday")).toThrow();
   });
 
