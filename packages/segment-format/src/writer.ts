@@ -1,4 +1,4 @@
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fsyncSync, ftruncateSync, openSync, renameSync, writeSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fsyncDir } from "./atomic-file.js";
 import { LanceError } from "./errors.js";
@@ -165,6 +165,18 @@ export class SegmentWriter {
   sync(): void {
     this.flush();
     fdatasyncSync(this.fd);
+  }
+
+  /**
+   * `sync()` without blocking the event loop for the fdatasync (it runs on libuv's pool).
+   * A `close()` racing with it is harmless: close syncs first.
+   */
+  async syncAsync(): Promise<void> {
+    this.flush();
+    const fd = this.fd;
+    await new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (err) => (err && !this.closed ? reject(err) : resolve())),
+    );
   }
 
   /**

@@ -143,8 +143,13 @@ export class WritePath {
     if (upTo <= this.wal.checkpoint().index) return;
     for (const t of this.topics.all()) {
       if (t.dirty && !t.deleting) {
-        t.writer.sync();
         t.dirty = false;
+        try {
+          await t.writer.checkpoint();
+        } catch (err) {
+          t.dirty = true;
+          throw err;
+        }
       }
     }
     await this.wal.markCheckpoint(upTo);
