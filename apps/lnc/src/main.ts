@@ -20,6 +20,8 @@ import {
   runRepairPath,
   runScanPath,
   runVerifyData,
+  runExportTopic,
+  runImportTopic,
 } from "@lance/cli";
 
 function nonNegativeInt(value: string): number {
@@ -107,6 +109,33 @@ program
       if (typeof mode === "number") return mode;
       if (mode === "offline") return runListTopicsOffline({ path: o.path!, ...(o.json ? { json: true } : {}) }, processIO);
       return runListTopicsRemote({ server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
+    }),
+  );
+
+program
+  .command("export-topic")
+  .description("export a topic (or a deposed leader's divergent suffix) as a checksummed .lance archive, up to the offset reached when the export starts")
+  .requiredOption("-p, --path <data_dir>", "data directory (holds segments/)")
+  .requiredOption("-t, --topic <name>", "topic name (or numeric id)")
+  .requiredOption("-o, --output <file>", "archive to write (e.g. /backup/orders.lance); written to a temp file and renamed when complete")
+  .option("--divergent", "export {data_dir}/divergent/{topic}/ (a deposed leader's unreplicated records, runbook 6.1)")
+  .option("--json", "machine-readable output")
+  .action(action((o: { path: string; topic: string; output: string; divergent?: boolean; json?: boolean }) => runExportTopic(o, processIO)));
+
+program
+  .command("import-topic")
+  .description("import a .lance archive as a topic: every checksum verified, offsets kept, the topic appears atomically (restart a running server to load it)")
+  .requiredOption("-p, --path <data_dir>", "data directory (holds segments/)")
+  .requiredOption("-n, --name <name>", "topic name to create")
+  .requiredOption("-i, --input <file>", "archive written by lnc export-topic")
+  .option("--force", "replace an existing topic of that name (its directory is moved to {data_dir}/replaced/, not deleted)")
+  .option("--json", "machine-readable output")
+  .action(
+    action((o: { path: string; name: string; input: string; force?: boolean; json?: boolean }) => {
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      process.once("SIGTERM", () => stop.abort());
+      return runImportTopic({ ...o, signal: stop.signal }, processIO);
     }),
   );
 

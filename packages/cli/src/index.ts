@@ -26,3 +26,8 @@ export {
 export { runProduce, type ProduceOptions } from "./remote/produce.js";
 export { runConsume, parseStart, DEFAULT_OFFSETS_DIR, type ConsumeOptions } from "./remote/consume.js";
 export { runBench, renderBench, percentile, benchPayload, BENCH_DEFAULTS, type BenchOptions, type BenchReport, type LatencySummary } from "./remote/bench.js";
+export { runExportTopic, exportTopic, renderExport, divergentTopicDir, type ExportTopicOptions, type ExportReport } from "./commands/export-topic.js";
+export { runImportTopic, importTopic, renderImport, type ImportTopicOptions, type ImportReport } from "./commands/import-topic.js";
+export { ArchiveReader } from "./archive/reader.js";
+export { crc32cCombine, Crc32cStream } from "./archive/crc-stream.js";
+export * from "./archive/format.js";
