@@ -133,7 +133,9 @@ export class TopicWriter {
     if (atOffset !== undefined && atOffset < this.next) {
       throw new LanceError("LNC_OFFSET_REGRESSION", `cannot append at offset ${atOffset}: topic ${this.dir} is already at ${this.next}`);
     }
-    if (this.active?.shouldRotate(Number(this.clock() / 1_000_000n))) this.rotate();
+    // Reading the clock costs a BigInt per append; only age-limited topics need it.
+    const ageLimited = Number.isFinite(this.opts.maxSegmentAgeMs ?? Number.POSITIVE_INFINITY);
+    if (this.active?.shouldRotate(ageLimited ? Number(this.clock() / 1_000_000n) : 0)) this.rotate();
     if (!this.active) {
       const base = atOffset ?? this.next;
       this.active = SegmentWriter.create(this.dir, base, this.clock(), this.opts);

@@ -120,22 +120,25 @@ export function encodeBatch(baseOffset: number, input: BatchInput): Uint8Array {
   return out;
 }
 
-/** Writes one encoded batch into `out` at `at`; returns the bytes written. */
-export function writeBatchInto(out: Uint8Array, at: number, baseOffset: number, input: BatchInput): number {
+/**
+ * Writes one encoded batch into `out` at `at`; returns the bytes written. `view` must be a
+ * DataView over exactly `out`: the append hot path passes one it keeps (DataView writes are
+ * several times cheaper than Buffer's for u64 fields).
+ */
+export function writeBatchInto(out: Uint8Array, at: number, baseOffset: number, input: BatchInput, view?: DataView): number {
   checkBatchInput(baseOffset, input);
   const size = BATCH_HEADER_SIZE + input.payload.byteLength;
-  // Buffer's typed writers and a split u64 keep BigInt and DataView off the append hot path.
-  const buf = Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-  buf.writeUInt32LE(BATCH_LENGTH_OVERHEAD + input.payload.byteLength, at);
-  buf.writeUInt32LE(baseOffset % 0x1_0000_0000, at + 8);
-  buf.writeUInt32LE(Math.floor(baseOffset / 0x1_0000_0000), at + 12);
-  buf.writeUInt32LE(input.recordCount, at + 16);
-  buf.writeBigUInt64LE(input.firstTimestampNs, at + 20);
-  buf.writeBigUInt64LE(input.lastTimestampNs ?? input.firstTimestampNs, at + 28);
-  buf.writeUInt16LE(BATCH_MAGIC, at + 36);
-  buf.writeUInt16LE(input.flags ?? 0, at + 38);
-  buf.set(input.payload, at + BATCH_HEADER_SIZE);
-  buf.writeUInt32LE(crc32c(buf.subarray(at + 8, at + size)), at + 4);
+  const dv = view ?? new DataView(out.buffer, out.byteOffset, out.byteLength);
+  dv.setUint32(at, BATCH_LENGTH_OVERHEAD + input.payload.byteLength, true);
+  dv.setUint32(at + 8, baseOffset % 0x1_0000_0000, true);
+  dv.setUint32(at + 12, Math.floor(baseOffset / 0x1_0000_0000), true);
+  dv.setUint32(at + 16, input.recordCount, true);
+  dv.setBigUint64(at + 20, input.firstTimestampNs, true);
+  dv.setBigUint64(at + 28, input.lastTimestampNs ?? input.firstTimestampNs, true);
+  dv.setUint16(at + 36, BATCH_MAGIC, true);
+  dv.setUint16(at + 38, input.flags ?? 0, true);
+  out.set(input.payload, at + BATCH_HEADER_SIZE);
+  dv.setUint32(at + 4, crc32c(out.subarray(at + 8, at + size)), true);
   return size;
 }
 

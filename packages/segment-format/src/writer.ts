@@ -43,6 +43,7 @@ export class SegmentWriter {
   /** Bytes handed to the OS. */
   private written: number;
   private pending: Buffer;
+  private pendingView: DataView;
   private pendingLen = 0;
   private closed = false;
   private readonly maxBytes: number;
@@ -60,6 +61,7 @@ export class SegmentWriter {
     this.maxBytes = opts.maxSegmentBytes ?? DEFAULT_MAX_SEGMENT_BYTES;
     this.maxAgeMs = opts.maxSegmentAgeMs ?? Number.POSITIVE_INFINITY;
     this.pending = Buffer.allocUnsafe(opts.writeBufferBytes ?? DEFAULT_WRITE_BUFFER);
+    this.pendingView = new DataView(this.pending.buffer, this.pending.byteOffset, this.pending.byteLength);
   }
 
   /** Creates `{base}_{createdNs}.lnc` in `dir` (which must exist) and writes its header durably. */
@@ -130,7 +132,7 @@ export class SegmentWriter {
       writeBatchInto(encoded, 0, baseOffset, input);
       this.writeAll(encoded);
     } else {
-      writeBatchInto(this.pending, this.pendingLen, baseOffset, input);
+      writeBatchInto(this.pending, this.pendingLen, baseOffset, input, this.pendingView);
       this.pendingLen += size;
     }
     this.nextOff = baseOffset + input.recordCount;
