@@ -66,7 +66,7 @@ function readU64(view: DataView, at: number): number | null {
   return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : null;
 }
 
-function viewOf(buf: Uint8Array): DataView {
+export function viewOf(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
@@ -78,21 +78,29 @@ export interface FrameFields {
   payload: Uint8Array;
 }
 
-/** Writes one frame into `out` at `at` and returns its size. `out` must be zeroed there (padding). */
-export function encodeFrameInto(out: Uint8Array, at: number, f: FrameFields): number {
-  const size = frameSize(f.payload.byteLength);
-  const view = viewOf(out);
+const TWO_32 = 2 ** 32;
+
+/** u64 little-endian from a safe integer, without going through BigInt (hot path). */
+function setU64(view: DataView, at: number, v: number): void {
+  view.setUint32(at, v % TWO_32, true);
+  view.setUint32(at + 4, Math.floor(v / TWO_32), true);
+}
+
+/**
+ * Writes one frame into `out` at `at` and returns its size. Every byte of the frame, padding
+ * included, is written. `view` may be passed when encoding many frames into one buffer.
+ */
+export function encodeFrameInto(out: Uint8Array, at: number, f: FrameFields, view: DataView = viewOf(out)): number {
+  const len = f.payload.byteLength;
+  const size = frameSize(len);
   out.set(FRAME_MAGIC, at);
-  view.setUint32(at + 8, f.payload.byteLength, true);
-  out[at + 12] = f.type;
-  out[at + 13] = 0;
-  out[at + 14] = 0;
-  out[at + 15] = 0;
-  view.setBigUint64(at + 16, BigInt(f.epoch), true);
-  view.setBigUint64(at + 24, BigInt(f.index), true);
-  view.setBigUint64(at + 32, BigInt(f.term), true);
+  view.setUint32(at + 8, len, true);
+  view.setUint32(at + 12, f.type & 0xff, true);
+  setU64(view, at + 16, f.epoch);
+  setU64(view, at + 24, f.index);
+  setU64(view, at + 32, f.term);
   out.set(f.payload, at + FRAME_HEADER_SIZE);
-  out.fill(0, at + FRAME_HEADER_SIZE + f.payload.byteLength, at + size);
+  out.fill(0, at + FRAME_HEADER_SIZE + len, at + size);
   view.setUint32(at + 4, crc32c(out.subarray(at + 8, at + size)), true);
   return size;
 }

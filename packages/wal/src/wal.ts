@@ -17,6 +17,7 @@ import {
   frameSize,
   maxPayloadFor,
   parseFrameAt,
+  viewOf,
 } from "./format.js";
 import { CHECKPOINT_FILE, HARD_STATE_FILE, STAGING_COMPLETE_MARKER, repairStagingDirFor, walFileName } from "./paths.js";
 import { encodeCheckpoint, encodeHardState, readCheckpoint, readHardState, validateHardState, type Checkpoint, type HardState } from "./state.js";
@@ -105,6 +106,10 @@ interface PendingRecord {
   term: number;
   payload: Uint8Array;
   waiter: Waiter | null;
+  /** Set when the record is encoded (its frame's epoch, file offset and size). */
+  epoch: number;
+  offset: number;
+  size: number;
 }
 
 const DEFAULTS = {
@@ -400,12 +405,14 @@ export class Wal {
     }
     if (list.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      list.forEach((e, n) => {
-        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, waiter: n === list.length - 1 ? { resolve, reject } : null };
+      for (let n = 0; n < list.length; n++) {
+        const e = list[n]!;
+        const waiter = n === list.length - 1 ? { resolve, reject } : null;
+        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, waiter, epoch: 0, offset: 0, size: 0 };
         this.table.push(e.term, rec.type, UNWRITTEN, 0, 0);
         this.unwritten.set(e.index, rec);
         this.pending.push(rec);
-      });
+      }
       this.acceptedTerm = list[list.length - 1]!.term;
       this.schedule();
     });
@@ -432,7 +439,7 @@ export class Wal {
     this.acceptedTerm = termK;
     for (const lf of this.liveFiles) lf.maxIndex = Math.min(lf.maxIndex, k);
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), waiter: { resolve, reject } });
+      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), waiter: { resolve, reject }, epoch: 0, offset: 0, size: 0 });
       this.schedule();
     });
   }
@@ -589,28 +596,33 @@ export class Wal {
     }
     const batch = this.pending.slice(0, take);
     let chunk = Buffer.allocUnsafe(bytes);
+    let view = viewOf(chunk);
     let used = 0;
     let chunkStart = this.writePos;
-    let chunkRecords: { rec: PendingRecord; offset: number; size: number }[] = [];
+    /** Records of the chunk being built are batch[chunkFrom .. chunkTo). */
+    let chunkFrom = 0;
+    let chunkTo = 0;
     const writeChunk = async (): Promise<void> => {
       if (used === 0) return;
       const lf = this.liveFiles[this.activeIdx]!;
       await writeFully(lf.handle, chunk.subarray(0, used), chunkStart);
       this.stats.writes++;
       this.stats.bytes += used;
-      for (const { rec, offset, size } of chunkRecords) {
+      for (let i = chunkFrom; i < chunkTo; i++) {
+        const rec = batch[i]!;
         if (rec.type === TYPE_TRUNCATE) continue;
         if (this.unwritten.get(rec.index) === rec) {
           this.unwritten.delete(rec.index);
-          this.table.locate(rec.index, lf.id, offset, size);
+          this.table.locate(rec.index, lf.id, rec.offset, rec.size);
         }
         if (this.table.has(rec.index)) lf.maxIndex = Math.max(lf.maxIndex, rec.index);
       }
       await lf.handle.datasync();
       this.stats.syncs++;
       chunk = chunk.subarray(used);
+      view = viewOf(chunk);
       used = 0;
-      chunkRecords = [];
+      chunkFrom = chunkTo;
     };
     for (const rec of batch) {
       const size = frameSize(rec.payload.byteLength);
@@ -620,8 +632,11 @@ export class Wal {
         await this.openNextFile();
         chunkStart = this.writePos;
       }
-      encodeFrameInto(chunk, used, { type: rec.type, epoch: this.epoch, index: rec.index, term: rec.term, payload: rec.payload });
-      chunkRecords.push({ rec, offset: this.writePos, size });
+      rec.epoch = this.epoch;
+      rec.offset = this.writePos;
+      rec.size = size;
+      encodeFrameInto(chunk, used, rec, view);
+      chunkTo++;
       used += size;
       this.writePos += size;
       this.physLast = rec.index;
