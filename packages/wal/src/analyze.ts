@@ -168,7 +168,10 @@ export function analyzeWal(dir: string, checkpoint: Checkpoint, mode: AnalyzeMod
   let eLast = start ? start.f.header!.epoch : 0;
   let tail: Tail | null = null;
 
-  /** Why a CRC-valid frame does not continue the log, or null when it does (and applies it). */
+  /**
+   * Applies a CRC-valid frame that continues the log and returns "". Otherwise returns null for
+   * a stale frame (older epoch: a clean end) or the reason the frame breaks the log.
+   */
   const apply = (fr: Frame, file: number, offset: number): string | null => {
     if (fr.epoch < eLast) return null;
     if (fr.type === TYPE_TRUNCATE) {
