@@ -285,6 +285,20 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
       return { bytes: readFileSync(archive), data, work: tmp("bad") };
     }
 
+    it("an import killed earlier left a staging directory: it is invisible (no metadata.json) and the next import removes it", async () => {
+      const { bytes, data, work } = fixture();
+      const dead = spawnSync(process.execPath, ["-e", "0"]).pid;
+      const stale = join(data, "segments", `.import-restored-${dead}`);
+      mkdirSync(stale);
+      writeFileSync(join(stale, "0_1.lnc"), "partial");
+      expect(JSON.parse(lnc("list-topics", "--path", data, "--json").out).find((t: { name: string }) => t.name.startsWith(".import-"))).toMatchObject({ status: "no-metadata" });
+      const file = join(work, "ok.lance");
+      writeFileSync(file, bytes);
+      expect(lnc("import-topic", "--path", data, "--name", "restored", "--input", file).code).toBe(0);
+      expect(existsSync(stale)).toBe(false);
+      expect(readdirSync(join(data, "segments")).sort()).toEqual(["existing", "restored"]);
+    });
+
     it("every truncation of a small archive", async () => {
       const { bytes, data, work } = fixture();
       expect(bytes.byteLength).toBeLessThan(2000);
@@ -454,6 +468,18 @@ done`);
         expect(back.out).toBe(consumed[t]);
         expect(back.out.trim().split("\n").length).toBeGreaterThan(50);
       }
+      // Importing into the running server works but is seen only after a restart, and says so.
+      const live = await lncAsync(["import-topic", "--path", data, "--name", "orders-copy", "--input", join(backup, "orders.lance")]);
+      expect(live.code).toBe(0);
+      expect(live.err).toMatch(/a server \(pid \d+\) is running on .*orders-copy appears after a restart/);
+      expect((await lncAsync(["list-topics", "--server", S, "--json"])).out).not.toContain("orders-copy");
+      await server.stop();
+      server = createServer({ dataDir: data, listen: { host: "127.0.0.1", port: 0 }, healthAddr: null, metricsAddr: null, logger: silent });
+      await server.start();
+      a = server.address();
+      S = `${a.host}:${a.port}`;
+      expect((await lncAsync(["consume", "--server", S, "--topic", "orders-copy", "--json"])).out).toBe(consumed.orders);
+
       // The restored topics take new writes at the next offset.
       expect((await lncAsync(["produce", "--server", S, "--topic", "orders", "--data", "after restore"])).code).toBe(0);
       const tail = await lncAsync(["consume", "--server", S, "--topic", "orders", "--offset", "51", "--json"]);
