@@ -6,9 +6,9 @@ import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFi
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
-import { ARCHIVE_HEADER_SIZE, exportTopic, runImportTopic, type ArchiveManifest, type CommandIO } from "@lance/cli";
+import { ARCHIVE_HEADER_SIZE, decodeArchiveHeader, decodeManifest, encodeArchiveHeader, exportTopic, runImportTopic, type ArchiveManifest, type CommandIO } from "@lance/cli";
 import { TopicReader, TopicWriter, catalogPath, readCatalog, rebuildTopicIndexes } from "@lance/index";
-import { crc32c, listTopicSegments, readTopicMetadata, writeTopicMetadata } from "@lance/segment-format";
+import { crc32c, encodeBatch, listTopicSegments, readTopicMetadata, writeTopicMetadata } from "@lance/segment-format";
 import { createServer, type Logger } from "@lance/server";
 
 const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
@@ -411,6 +411,21 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
       expect(readdirSync(parent).sort()).toEqual(outside);
       expect(existsSync("/tmp/escape.lnc")).toBe(false);
     });
+  });
+});
+
+describe("docs/archive-format.md", () => {
+  it("the worked example is what the encoder produces", () => {
+    const doc = readFileSync(join(dirname(fileURLToPath(import.meta.url)), "..", "..", "..", "docs", "archive-format.md"), "utf8");
+    const block = (tag: string) => [...doc.matchAll(/```[a-z]+ (\S+)\n([\s\S]*?)```/g)].find((m) => m[1] === tag)![2]!;
+    const manifest = Buffer.from(block("archive-manifest").trim());
+    const header = Buffer.from(block("archive-header").replace(/\s+/g, ""), "hex");
+    expect(manifest.byteLength).toBe(644);
+    expect(encodeArchiveHeader(manifest, 1)).toEqual(header);
+    const m = decodeManifest(manifest, decodeArchiveHeader(header, "doc"), "doc");
+    const batch = encodeBatch(0, { payload: Buffer.from("hi\nyo"), recordCount: 2, firstTimestampNs: T0 });
+    expect(m.parts[0]).toMatchObject({ bytes: batch.byteLength, crc32c: crc32c(batch).toString(16).padStart(8, "0") });
+    expect(24 + manifest.byteLength + batch.byteLength).toBe(713);
   });
 });
 
