@@ -268,6 +268,22 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
     expect(after.next).toBe(end);
   });
 
+  it("a segment being created as the export starts (no header yet) is left out, not refused", async () => {
+    const data = tmp("newseg");
+    const dir = join(data, "segments", "fresh");
+    mkdirSync(dir, { recursive: true });
+    writeTopicMetadata(dir, { id: 1, name: "fresh", created_at: 1_700_000_000, topic_epoch: 1, auth: null, retention: null });
+    const w = TopicWriter.open(dir);
+    for (let i = 0; i < 5; i++) w.append({ payload: Buffer.from(`r${i}`), recordCount: 1, firstTimestampNs: T0 + BigInt(i) });
+    w.rotate();
+    w.close();
+    writeFileSync(join(dir, `5_${T0 + 99n}.lnc`), Buffer.alloc(0));
+    const out = join(tmp("newsegout"), "fresh.lance");
+    const r = lnc("export-topic", "--path", data, "--topic", "fresh", "--output", out, "--json");
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ end_offset: 5, records: 5, parts: 1, notes: [expect.stringContaining("still empty; not included")] });
+  });
+
   describe("bad input is refused with a clear error and exit code, and leaves the data dir unchanged", () => {
     /** A small archive (3 batches, 2 segments) and a data dir holding another topic. */
     function fixture() {

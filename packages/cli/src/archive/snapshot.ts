@@ -122,6 +122,11 @@ function scanPinned(dir: string, files: PinnedFile[], catalog: TopicCatalog | nu
   let maxTs: bigint | null = null;
   files.forEach((f, i) => {
     const path = join(dir, f.name.fileName);
+    if (i === files.length - 1 && f.name.closedNs === null && f.size < SEGMENT_HEADER_SIZE) {
+      // A segment being created right now (its header not written yet) holds no batch.
+      notes.push(`${f.name.fileName}: created while the export started and still empty; not included`);
+      return;
+    }
     const scan = scanSource(new PinnedSource(f.fd, f.size), { baseOffset: f.name.baseOffset, onProgress: (pos) => onProgress?.(done + pos, total) });
     done += f.size;
     const isNewest = i === files.length - 1;
@@ -173,7 +178,7 @@ function scanPinned(dir: string, files: PinnedFile[], catalog: TopicCatalog | nu
     maxTimestampNs: maxTs,
     bytes: parts.reduce((n, p) => n + p.part.bytes, 0),
     notes,
-    close: () => parts.forEach((p) => closeSync(p.fd)),
+    close: () => files.forEach((f) => closeSync(f.fd)),
   };
 }
 

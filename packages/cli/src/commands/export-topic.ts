@@ -1,5 +1,5 @@
 import { existsSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { LanceError, isLanceError, readTopicMetadata, topicNameProblem, type TopicMetadata } from "@lance/segment-format";
 import type { ArchiveManifest } from "../archive/format.js";
 import { pinTopic } from "../archive/snapshot.js";
@@ -60,6 +60,7 @@ export function exportTopic(opts: ExportTopicOptions, onProgress?: (done: number
   if (existsSync(opts.output) && statSync(opts.output).isDirectory()) {
     throw new LanceError("LNC_BAD_ARGUMENT", `--output ${opts.output} is a directory; give the archive's file name (e.g. ${join(opts.output, `${opts.topic}.lance`)})`);
   }
+  requireDir(dirname(resolve(opts.output)), "output directory");
   const meta = topicMetadataOf(dir, Boolean(opts.divergent));
   // Scanning is the first half of the work, copying the second.
   const snapshot = pinTopic(dir, (done, total) => onProgress?.(done, total * 2));
