@@ -9,7 +9,8 @@ import { tempDir } from "./test-helpers.js";
 const WRITER = fileURLToPath(new URL("../fixtures/crash-writer.mjs", import.meta.url));
 const DIST = fileURLToPath(new URL("../dist/index.js", import.meta.url));
 const ITERATIONS = Number(process.env.WAL_CRASH_ITERATIONS ?? 36);
-const SEGMENT = 256 * 1024;
+// Small files, so kills also land in file rotation and recycling.
+const SEGMENT = 32 * 1024;
 
 /** Runs the writer child, SIGKILLs it after `killAfterMs` (counted from its "ready" line unless `early`). */
 function runWriter(dir: string, seed: number, killAfterMs: number, early: boolean): Promise<{ stdout: string; stderr: string; code: number | null; signal: string | null }> {
