@@ -196,4 +196,22 @@ describe("Wal", () => {
     expect(capped.ioStats().bytes / capped.ioStats().writes).toBeLessThanOrEqual(1000);
     await capped.close();
   });
+
+  it("keeps working when the configured file size changes between runs", async () => {
+    const dir = tempDir();
+    const a = await Wal.open(dir, { segmentSize: 8192, maxSpareFiles: 1 });
+    for (let i = 1; i <= 200; i += 20) await a.append(entriesFrom(i, 20));
+    await a.markCheckpoint(150);
+    await a.close();
+    const b = await Wal.open(dir, { segmentSize: 32768, maxSpareFiles: 1 });
+    expect(b.lastIndex()).toBe(200);
+    for (let i = 201; i <= 1200; i += 50) await b.append(entriesFrom(i, 50));
+    await b.markCheckpoint(1100);
+    await expectLog(b, b.firstIndex(), 1200);
+    await b.close();
+    const c = await Wal.open(dir, { segmentSize: 8192 });
+    expect(c.lastIndex()).toBe(1200);
+    await expectLog(c, c.firstIndex(), 1200);
+    await c.close();
+  });
 });
