@@ -106,6 +106,31 @@ describe("runbook 2.3: WAL corruption", () => {
   });
 });
 
+describe("corrupt checkpoint.json", () => {
+  it("stops startup with the repair command; repair writes a safe checkpoint and keeps the log", async () => {
+    const dataDir = tempDir();
+    const wal = join(dataDir, "wal");
+    const w = await Wal.open(wal, { ...opts, maxSpareFiles: 0 });
+    await w.append(entriesFrom(1, 300, 2));
+    await w.markCheckpoint(250);
+    const first = w.firstIndex();
+    await w.close();
+    expect(first).toBeGreaterThan(1);
+    writeFileSync(join(wal, "checkpoint.json"), readFileSync(join(wal, "checkpoint.json"), "utf8").replace("250", "260"));
+    await expect(Wal.open(wal, opts)).rejects.toMatchObject({ code: "LNC_WAL_STATE_CORRUPT", message: expect.stringContaining(`run: lnc repair --path ${wal}`) });
+
+    const report = repairWal(wal);
+    expect(report.status).toBe("corrupt");
+    expect(report.checkpointRebuilt).toMatchObject({ index: first - 1, term: 0 });
+    expect(report.droppedEntries).toBe(0);
+    const again = await Wal.open(wal, opts);
+    expect(again.checkpoint()).toEqual({ index: first - 1, term: 0 });
+    expect(again.lastIndex()).toBe(300);
+    expect((await again.entries(first, 301)).every((e) => Buffer.from(e.payload).equals(payloadFor(e.index)))).toBe(true);
+    await again.close();
+  });
+});
+
 describe("detectWalPath", () => {
   it("tells WAL dirs and files from other paths", async () => {
     const dataDir = tempDir();

@@ -1,12 +1,12 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fsyncDir } from "@lance/segment-format";
-import { analyzeWal, type Damage, type EntryLocation, type Tail, type WalAnalysis } from "./analyze.js";
+import { fsyncDir, isLanceError } from "@lance/segment-format";
+import { analyzeWal, loadWalFiles, type Damage, type EntryLocation, type Tail, type WalAnalysis } from "./analyze.js";
 import type { IndexRange } from "./entry-table.js";
 import { walError } from "./errors.js";
 import { FILE_HEADER_SIZE, FRAME_HEADER_SIZE, TYPE_GAP, encodeFileHeader, encodeFrame } from "./format.js";
-import { STAGING_COMPLETE_MARKER, WAL_FILE_EXT, backupDirFor, repairStagingDirFor, walFileName } from "./paths.js";
-import { readCheckpoint } from "./state.js";
+import { CHECKPOINT_FILE, STAGING_COMPLETE_MARKER, WAL_FILE_EXT, backupDirFor, repairStagingDirFor, walFileName } from "./paths.js";
+import { readCheckpoint, writeCheckpoint, type Checkpoint } from "./state.js";
 import { LOCK_FILE, lockHolder } from "./lock.js";
 
 export interface WalRepairOptions {
@@ -40,6 +40,12 @@ export interface WalRepairReport {
   holes: IndexRange[];
   /** Where the original directory was moved (in a dry run: where it would go). Null when nothing changes. */
   backupDir: string | null;
+  /**
+   * Set when checkpoint.json was unreadable: the checkpoint repair wrote instead (the first index
+   * the files hold, minus one, term 0). It is never above the lost one, so startup re-applies a
+   * few entries the segments may already hold, which replay skips by offset.
+   */
+  checkpointRebuilt: (Checkpoint & { reason: string }) | null;
 }
 
 /**
@@ -66,10 +72,10 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
 
   const holder = lockHolder(dir);
   if (holder !== null && !dryRun) throw walError("LNC_WAL_LOCKED", `WAL ${dir} is in use by process ${holder}; stop the server before repairing`);
-  const checkpoint = readCheckpoint(dir);
+  const { checkpoint, problem: checkpointProblem } = readOrDeriveCheckpoint(dir);
   const replay = analyzeWal(dir, checkpoint, "replay");
   const skip = analyzeWal(dir, checkpoint, "skip");
-  const status = replay.damages.length > 0 ? "corrupt" : replay.tail?.kind === "torn" ? "torn-tail" : "clean";
+  const status = replay.damages.length > 0 || checkpointProblem ? "corrupt" : replay.tail?.kind === "torn" ? "torn-tail" : "clean";
   const kept = mode === "skip-corrupt" ? skip : replay;
   const keptEntries = kept.entries.filter((e) => e.index > checkpoint.index);
   const holes = kept.holes.filter((h) => h.to > checkpoint.index).map(({ from, to }) => ({ from, to }));
@@ -91,6 +97,7 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
     droppedBytes: damageBytes + dropped.reduce((n, e) => n + e.size, 0),
     holes,
     backupDir: null,
+    checkpointRebuilt: checkpointProblem ? { ...checkpoint, reason: checkpointProblem } : null,
   };
   if (status === "clean") return report;
   report.backupDir = freeBackupDir(dir, options.now);
@@ -108,8 +115,10 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
   writeLog(staging, kept, keptEntries, holes, checkpoint.index + 1, segmentSize);
   for (const name of readdirSync(dir)) {
     const src = join(dir, name);
+    if (name === CHECKPOINT_FILE && checkpointProblem) continue;
     if (!name.endsWith(WAL_FILE_EXT) && name !== LOCK_FILE && !name.startsWith(".") && statSync(src).isFile()) copyFileSync(src, join(staging, name));
   }
+  if (checkpointProblem) writeCheckpoint(staging, checkpoint);
   const verify = analyzeWal(staging, checkpoint, "replay");
   if (verify.damages.length > 0 || verify.tail?.kind === "torn" || verify.lastIndex !== lastIndex) {
     throw walError("LNC_WAL_CORRUPT", `repair self-check failed in ${staging} (last index ${verify.lastIndex}, expected ${lastIndex}); the original ${dir} is unchanged`);
@@ -131,7 +140,19 @@ function freeBackupDir(dir: string, now?: Date): string {
 }
 
 function emptyReport(dir: string, mode: WalRepairReport["mode"], dryRun: boolean): WalRepairReport {
-  return { dir, mode, dryRun, status: "clean", action: "none", damages: [], tornTail: null, keptEntries: 0, firstIndex: 0, lastIndex: 0, droppedEntries: 0, droppedBytes: 0, holes: [], backupDir: null };
+  return { dir, mode, dryRun, status: "clean", action: "none", damages: [], tornTail: null, keptEntries: 0, firstIndex: 0, lastIndex: 0, droppedEntries: 0, droppedBytes: 0, holes: [], backupDir: null, checkpointRebuilt: null };
+}
+
+/** The checkpoint, or when checkpoint.json is corrupt a safe stand-in: just below the first index the files hold. */
+function readOrDeriveCheckpoint(dir: string): { checkpoint: Checkpoint; problem: string | null } {
+  try {
+    return { checkpoint: readCheckpoint(dir), problem: null };
+  } catch (err) {
+    if (!isLanceError(err, "LNC_WAL_STATE_CORRUPT")) throw err;
+    const firsts = loadWalFiles(dir).flatMap((f) => (f.header ? [f.header.firstIndex] : []));
+    const index = firsts.length > 0 ? Math.min(...firsts) - 1 : 0;
+    return { checkpoint: { index, term: 0 }, problem: err.message };
+  }
 }
 
 function finishSwap(staging: string, dir: string): void {

@@ -29,21 +29,24 @@ export function encodeStateFile(body: Record<string, unknown>): string {
   return `${JSON.stringify({ ...body, crc32c: crc32c(Buffer.from(canonical, "utf8")) })}\n`;
 }
 
-function decode(path: string, keys: string[]): Record<string, unknown> | null {
+function decode(path: string, keys: string[], hint: string): Record<string, unknown> | null {
   if (!existsSync(path)) return null;
   let parsed: Record<string, unknown>;
   try {
     parsed = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
   } catch (err) {
-    throw walError("LNC_WAL_STATE_CORRUPT", `${path} is not valid JSON`, { cause: err });
+    throw walError("LNC_WAL_STATE_CORRUPT", `${path} is not valid JSON; ${hint}`, { cause: err });
   }
   const body: Record<string, unknown> = {};
   for (const k of keys) body[k] = parsed[k];
   if (parsed.crc32c !== crc32c(Buffer.from(JSON.stringify(body), "utf8"))) {
-    throw walError("LNC_WAL_STATE_CORRUPT", `${path}: CRC mismatch`);
+    throw walError("LNC_WAL_STATE_CORRUPT", `${path}: CRC mismatch; ${hint}`);
   }
   return body;
 }
+
+const HARD_STATE_HINT = "restore it from a backup (repair cannot rebuild a Raft vote; in a cluster, replace the node instead)";
+const checkpointHint = (dir: string): string => `run: lnc repair --path ${dir} (writes a safe checkpoint)`;
 
 function isCount(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
@@ -57,13 +60,13 @@ export function validateHardState(s: HardState): void {
 
 export function readHardState(dir: string): HardState {
   const path = join(dir, HARD_STATE_FILE);
-  const b = decode(path, ["term", "vote", "commit"]);
+  const b = decode(path, ["term", "vote", "commit"], HARD_STATE_HINT);
   if (!b) return { ...EMPTY_HARD_STATE };
   const s = { term: b.term, vote: b.vote, commit: b.commit } as HardState;
   try {
     validateHardState(s);
   } catch {
-    throw walError("LNC_WAL_STATE_CORRUPT", `${path}: fields out of range`);
+    throw walError("LNC_WAL_STATE_CORRUPT", `${path}: fields out of range; ${HARD_STATE_HINT}`);
   }
   return s;
 }
@@ -75,9 +78,9 @@ export function writeHardState(dir: string, s: HardState): void {
 
 export function readCheckpoint(dir: string): Checkpoint {
   const path = join(dir, CHECKPOINT_FILE);
-  const b = decode(path, ["index", "term"]);
+  const b = decode(path, ["index", "term"], checkpointHint(dir));
   if (!b) return { ...EMPTY_CHECKPOINT };
-  if (!isCount(b.index) || !isCount(b.term)) throw walError("LNC_WAL_STATE_CORRUPT", `${path}: fields out of range`);
+  if (!isCount(b.index) || !isCount(b.term)) throw walError("LNC_WAL_STATE_CORRUPT", `${path}: fields out of range; ${checkpointHint(dir)}`);
   return { index: b.index, term: b.term };
 }
 
