@@ -8,7 +8,6 @@ import { WalReplayError, walError } from "./errors.js";
 import { acquireLock, releaseLock } from "./lock.js";
 import {
   FILE_HEADER_SIZE,
-  FRAME_HEADER_SIZE,
   MAX_USER_TYPE,
   TYPE_GAP,
   TYPE_TRUNCATE,
