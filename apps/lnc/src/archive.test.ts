@@ -296,9 +296,11 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
       w.close();
       const archive = join(src, "small.lance");
       exportTopic({ path: src, topic: "small", output: archive });
-      const data = tmp("target");
+      // The data dir sits alone in a fresh directory, so a write beside it (../) would show.
+      const jail = tmp("jail");
+      const data = join(jail, "data");
       populate(data, "existing");
-      return { bytes: readFileSync(archive), data, work: tmp("bad") };
+      return { bytes: readFileSync(archive), data, jail, work: tmp("bad") };
     }
 
     it("an import killed earlier left a staging directory: it is invisible (no metadata.json) and the next import removes it", async () => {
@@ -393,9 +395,8 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
     });
 
     it("manifests with path-like names or claims the data does not back (checksums valid) are refused; nothing is written anywhere", async () => {
-      const { bytes, data, work } = fixture();
-      const parent = dirname(data);
-      const outside = readdirSync(parent).sort();
+      const { bytes, data, jail, work } = fixture();
+      const outside = tree(jail);
       const before = tree(data);
       const cases: Array<[string, Buffer, RegExp]> = [
         ["part file ../", withManifest(bytes, (m) => (m.parts[0]!.file = "../../../escape.lnc")), /parts\[0\]\.file "\.\.\/\.\.\/\.\.\/escape\.lnc" is not the segment name/],
@@ -424,7 +425,7 @@ describe("lnc export-topic / import-topic (built binary, real files)", () => {
         expect(r.err, what).toContain("[LNC_ARCHIVE_INVALID]");
       }
       expect(tree(data)).toEqual(before);
-      expect(readdirSync(parent).sort()).toEqual(outside);
+      expect(tree(jail)).toEqual(outside);
       expect(existsSync("/tmp/escape.lnc")).toBe(false);
     });
   });
