@@ -104,7 +104,9 @@ interface PendingRecord {
   index: number;
   term: number;
   payload: Uint8Array;
-  waiter: Waiter | null;
+  /** Settles the append (or truncation) call whose last record this is; null for the others. */
+  resolve: (() => void) | null;
+  reject: ((err: unknown) => void) | null;
   /** Set when the record is encoded (its frame's epoch, file offset and size). */
   epoch: number;
   offset: number;
@@ -406,8 +408,8 @@ export class Wal {
     return new Promise<void>((resolve, reject) => {
       for (let n = 0; n < list.length; n++) {
         const e = list[n]!;
-        const waiter = n === list.length - 1 ? { resolve, reject } : null;
-        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, waiter, epoch: 0, offset: 0, size: 0 };
+        const last = n === list.length - 1;
+        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, resolve: last ? resolve : null, reject: last ? reject : null, epoch: 0, offset: 0, size: 0 };
         this.table.push(e.term, rec.type, UNWRITTEN, 0, 0);
         this.unwritten.set(e.index, rec);
         this.pending.push(rec);
@@ -438,7 +440,7 @@ export class Wal {
     this.acceptedTerm = termK;
     for (const lf of this.liveFiles) lf.maxIndex = Math.min(lf.maxIndex, k);
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), waiter: { resolve, reject }, epoch: 0, offset: 0, size: 0 });
+      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), resolve, reject, epoch: 0, offset: 0, size: 0 });
       this.schedule();
     });
   }
@@ -580,7 +582,7 @@ export class Wal {
   private fail(err: unknown): void {
     this.failure = err;
     const error = this.failedError();
-    for (const rec of this.pending.splice(0)) rec.waiter?.reject(error);
+    for (const rec of this.pending.splice(0)) rec.reject?.(error);
   }
 
   /** One group commit: everything pending up to maxBatchBytes, one write and one fdatasync per file touched. */
@@ -644,7 +646,7 @@ export class Wal {
     this.pending.splice(0, take);
     this.stats.records += take;
     this.durableLast = Math.min(this.physLast, this.lastIndex());
-    for (const rec of batch) rec.waiter?.resolve();
+    for (const rec of batch) rec.resolve?.();
   }
 
   /** Makes a new active file whose first index is physLast + 1: a recycled spare when there is one, else a new preallocated file. */
