@@ -52,6 +52,21 @@ describe("TopicReader", () => {
     await r.close();
   });
 
+  it("stops at a gap inside a segment and reports it on the next read", async () => {
+    const { dir, writer } = makeTopic({ batches: 3 });
+    writer.append({ payload: Buffer.from("after-gap"), recordCount: 1, firstTimestampNs: T0 }, 20);
+    writer.sync();
+    const r = new TopicReader(dir);
+    const first = await r.read(0, 1e6);
+    expect(first.batches.map((b) => b.baseOffset)).toEqual([0, 2, 4]);
+    expect(first.nextOffset).toBe(6);
+    const second = await r.read(6, 1e6);
+    expect(second.skipped).toEqual({ from: 6, to: 20 });
+    expect(second.batches.map((b) => b.payload.toString())).toEqual(["after-gap"]);
+    writer.close();
+    await r.close();
+  });
+
   it("finds offsets by time and survives a corrupt index with a warning", async () => {
     const { dir, writer } = makeTopic({ batches: 50, writer: { maxSegmentBytes: 2000 } });
     writer.close();

@@ -66,6 +66,8 @@ export class TopicReader {
       if (batches.length === 0 && first.baseOffset > offset) skipped = { from: offset, to: first.baseOffset };
       for await (const info of seg.reader.headers(first.position)) {
         if (batches.length > 0 && info.payloadLength > budget) return { batches, nextOffset: want, skipped };
+        // A gap inside the segment (left by repair --skip-corrupt) also ends the read.
+        if (batches.length > 0 && info.baseOffset > want) return { batches, nextOffset: want, skipped };
         batches.push(await seg.reader.readBatchAt(info.position));
         budget -= info.payloadLength;
         want = info.nextOffset;

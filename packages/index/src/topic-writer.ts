@@ -141,6 +141,9 @@ export class TopicWriter {
       this.active = SegmentWriter.create(this.dir, base, this.clock(), this.opts);
       this.builder = new SegmentIndexBuilder(base, this.opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES);
     }
+    if (atOffset !== undefined && atOffset > this.next) {
+      this.gaps.push({ kind: "gap", reason: this.active.baseOffset === atOffset ? "missing" : "in-segment", from: this.next, to: atOffset });
+    }
     const appended = this.active.append(input, atOffset);
     this.builder!.add(appended);
     this.next = appended.nextOffset;

@@ -99,6 +99,7 @@ describe("TopicWriter offsets and retention", () => {
     expect(writer.append({ payload: Buffer.from("x"), recordCount: 1, firstTimestampNs: T0 }, 10).baseOffset).toBe(10);
     expect(() => writer.append({ payload: Buffer.from("y"), recordCount: 1, firstTimestampNs: T0 }, 5)).toThrow(expect.objectContaining({ code: "LNC_OFFSET_REGRESSION" }));
     writer.close();
+    expect(readCatalog(join(dir, "index.idx")).entries.filter((e) => e.kind === "gap")).toEqual([{ kind: "gap", reason: "in-segment", from: 4, to: 10 }]);
     const report = verifyTopic(dir);
     expect(report.ok).toBe(true);
     expect(report.issues.map((i) => i.message)).toEqual([expect.stringContaining("offsets 4..9 are not in this segment")]);

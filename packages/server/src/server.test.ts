@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync, readdirSync, existsSync } from "node:fs";
+import { mkdtempSync, readdirSync, existsSync, mkdirSync } from "node:fs";
+import { writeTopicMetadata } from "@lance/segment-format";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "node:net";
@@ -91,6 +92,20 @@ describe("standalone server over TCP", () => {
     expect(await at(T + 37_000_001n)).toBe(76n);
     expect(await at(T + 1_000_000_000n)).toBe(200n);
     expect(await c.request({ type: "offsetForTime", topicId: 999, timestampNs: 0n })).toMatchObject({ type: "errorResponse" });
+  });
+
+  it("loads only directories named like topics, and never reuses an id found on disk", async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "lance-srv-"));
+    for (const name of [".import-x-1", "42"]) {
+      mkdirSync(join(dataDir, "segments", name), { recursive: true });
+      writeTopicMetadata(join(dataDir, "segments", name), { id: 3, name, created_at: 0, topic_epoch: 1, auth: null, retention: null });
+    }
+    const { c } = await start({ dataDir });
+    const list = await c.request({ type: "listTopics" });
+    expect(parseTopicResponse((list as { json: string }).json)).toEqual({ kind: "topics", topics: [] });
+    mkdirSync(join(dataDir, "segments", "imported"));
+    writeTopicMetadata(join(dataDir, "segments", "imported"), { id: 7, name: "imported", created_at: 0, topic_epoch: 1, auth: null, retention: null });
+    expect(await createTopic(c, "fresh")).toBe(8);
   });
 
   it("answers admin commands, refuses bad topic names, acks empty ingests and rejects unknown topics", async () => {

@@ -52,6 +52,11 @@ export class TopicRegistry {
     for (const name of readdirSync(this.root).sort()) {
       const dir = join(this.root, name);
       if (!statSync(dir).isDirectory()) continue;
+      if (topicNameProblem(name)) {
+        // Staging dirs of lnc import-topic (.import-*), legacy numeric dirs, stray names.
+        this.log.warn({ dir }, "skipping directory whose name is not a topic name");
+        continue;
+      }
       let meta: TopicMetadata;
       try {
         meta = readTopicMetadata(dir);
@@ -98,7 +103,7 @@ export class TopicRegistry {
     if (this.byName(name)) throw new LanceError("LNC_TOPIC_EXISTS", `Topic '${name}' already exists`);
     const dir = topicDir(this.dataDir, name);
     if (existsSync(dir)) throw new LanceError("LNC_TOPIC_EXISTS", `Topic directory ${dir} already exists (being deleted, or not a topic); remove it or pick another name`);
-    const id = Math.max(0, ...this.byId.keys()) + 1;
+    const id = Math.max(0, ...this.byId.keys(), ...idsOnDisk(this.root)) + 1;
     mkdirSync(dir, { mode: 0o750 });
     const meta: TopicMetadata = {
       id,
@@ -143,4 +148,17 @@ function toStoredRetention(r: Retention | null): TopicMetadata["retention"] {
   const maxAge = r.maxAgeSecs || null;
   const maxBytes = r.maxBytes || null;
   return maxAge === null && maxBytes === null ? null : { max_age_secs: maxAge, max_bytes: maxBytes };
+}
+
+/** Ids in every metadata.json under segments/, so a topic imported while running is not reused. */
+function idsOnDisk(root: string): number[] {
+  const ids: number[] = [];
+  for (const name of readdirSync(root)) {
+    try {
+      ids.push(readTopicMetadata(join(root, name)).id);
+    } catch {
+      // not a topic directory
+    }
+  }
+  return ids;
 }
