@@ -1,4 +1,5 @@
-export { Wal, type WalEntry, type ReadEntry, type WalOptions, type WalLogEvent, type RecoveryReport } from "./wal.js";
+export { Wal } from "./wal.js";
+export type { WalEntry, ReadEntry, WalOptions, WalLogEvent, RecoveryReport } from "./types.js";
 export type { IndexRange } from "./entry-table.js";
 export { WalReplayError, repairCommand, type WalErrorCode } from "./errors.js";
 export {

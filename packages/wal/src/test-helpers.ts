@@ -1,7 +1,7 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { WalEntry } from "./wal.js";
+import type { WalEntry } from "./types.js";
 
 export function tempDir(prefix = "lance-wal-test-"): string {
   return mkdtempSync(join(tmpdir(), prefix));

@@ -1,9 +1,11 @@
 import { existsSync, mkdirSync } from "node:fs";
-import { open, readdir, rename, unlink, type FileHandle } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
+import { createWalFile, recycleWalFile, removeLeftoverTempFiles, unlinkIfPresent, writeFully } from "./wal-files.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { analyzeWal, type WalAnalysis } from "./analyze.js";
 import { fsyncDirAsync, writeFileAtomicAsync } from "./atomic.js";
 import { EntryTable, HOLE, UNWRITTEN, type IndexRange } from "./entry-table.js";
+import type { ReadEntry, RecoveryReport, WalEntry, WalOptions } from "./types.js";
 import { WalReplayError, walError } from "./errors.js";
 import { acquireLock, releaseLock } from "./lock.js";
 import {
@@ -20,64 +22,6 @@ import {
 } from "./format.js";
 import { CHECKPOINT_FILE, HARD_STATE_FILE, STAGING_COMPLETE_MARKER, repairStagingDirFor, walFileName } from "./paths.js";
 import { encodeCheckpoint, encodeHardState, readCheckpoint, readHardState, validateHardState, type Checkpoint, type HardState } from "./state.js";
-
-export interface WalEntry {
-  index: number;
-  term: number;
-  /** 0x00-0xEF; defaults to 0. */
-  type?: number;
-  payload: Uint8Array;
-}
-
-export interface ReadEntry {
-  index: number;
-  term: number;
-  type: number;
-  payload: Uint8Array;
-}
-
-export interface WalOptions {
-  /** Size of every WAL file (preallocated, recycled). Default 64 MiB. */
-  segmentSize?: number;
-  /**
-   * How long the first append of an idle log waits for company before the write goes out.
-   * 0 (default) = the next turn of the event loop. Appends that arrive while a write+fdatasync
-   * is in flight always share the next one.
-   */
-  groupCommitWindowMs?: number;
-  /** Upper bound of one group-commit write. Default 4 MiB (a larger single entry goes alone). */
-  maxBatchBytes?: number;
-  /** Recycled files kept for reuse; more are deleted. Default 2. */
-  maxSpareFiles?: number;
-  /** Receives what replay found (torn tail, holes) and file lifecycle events. */
-  logger?: (event: WalLogEvent) => void;
-}
-
-export type WalLogEvent =
-  | { event: "wal.recovered"; report: RecoveryReport }
-  | { event: "wal.torn_tail_truncated"; file: string; offset: number; bytes: number; reason: string }
-  | { event: "wal.file_created"; file: string; firstIndex: number }
-  | { event: "wal.file_recycled"; file: string; from: string; firstIndex: number }
-  | { event: "wal.file_deleted"; file: string };
-
-/** What replay found on open; the server logs it. */
-export interface RecoveryReport {
-  dir: string;
-  files: number;
-  liveFiles: number;
-  spareFiles: number;
-  entries: number;
-  firstIndex: number;
-  lastIndex: number;
-  lastTerm: number;
-  checkpoint: Checkpoint;
-  hardState: HardState;
-  /** Set when an incomplete last write was cut off. */
-  tornTail: { file: string; offset: number; bytes: number; reason: string } | null;
-  /** Index ranges missing because `lnc repair --skip-corrupt` skipped them. */
-  holes: IndexRange[];
-  durationMs: number;
-}
 
 interface LiveFile {
   id: number;
@@ -119,7 +63,6 @@ const DEFAULTS = {
   maxBatchBytes: 4 * 1024 * 1024,
   maxSpareFiles: 2,
 };
-const ZERO_CHUNK = 1024 * 1024;
 
 function assertIndex(name: string, v: number): void {
   if (!Number.isSafeInteger(v) || v < 0) throw walError("LNC_WAL_BAD_ARGUMENT", `${name} must be a non-negative safe integer, got ${v}`);
@@ -506,9 +449,7 @@ export class Wal {
     const live = this.liveFiles.splice(0);
     for (const lf of live) await lf.handle.close();
     for (const f of [...live, ...this.spares.splice(0)]) {
-      await unlink(f.path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "ENOENT") throw err;
-      });
+      await unlinkIfPresent(f.path);
       this.opts.logger?.({ event: "wal.file_deleted", file: f.path });
     }
     this.filesById.clear();
@@ -660,21 +601,10 @@ export class Wal {
     const spareIdx = this.spares.findIndex((s) => s.size === this.opts.segmentSize);
     if (spareIdx >= 0) {
       const spare = this.spares.splice(spareIdx, 1)[0]!;
-      handle = await open(spare.path, "r+");
-      await writeFully(handle, header, 0);
-      await handle.datasync();
-      await rename(spare.path, path);
+      handle = await recycleWalFile(spare.path, path, header);
       this.opts.logger?.({ event: "wal.file_recycled", file: path, from: basename(spare.path), firstIndex });
     } else {
-      const tmp = join(this.dir, `.${name}.tmp`);
-      handle = await open(tmp, "w+");
-      const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, this.opts.segmentSize));
-      for (let at = 0; at < this.opts.segmentSize; at += zeros.byteLength) {
-        await writeFully(handle, zeros.subarray(0, Math.min(zeros.byteLength, this.opts.segmentSize - at)), at);
-      }
-      await writeFully(handle, header, 0);
-      await handle.sync();
-      await rename(tmp, path);
+      handle = await createWalFile(this.dir, name, this.opts.segmentSize, header);
       this.opts.logger?.({ event: "wal.file_created", file: path, firstIndex });
     }
     await fsyncDirAsync(this.dir);
@@ -706,29 +636,10 @@ export class Wal {
     let deleted = false;
     while (this.spares.length > this.opts.maxSpareFiles) {
       const victim = this.spares.shift()!;
-      await unlink(victim.path).catch((err: NodeJS.ErrnoException) => {
-        if (err.code !== "ENOENT") throw err;
-      });
+      await unlinkIfPresent(victim.path);
       this.opts.logger?.({ event: "wal.file_deleted", file: victim.path });
       deleted = true;
     }
     if (deleted) await fsyncDirAsync(this.dir);
   }
 }
-
-/** Temp files of atomic writes and file creation that a crash left behind. */
-async function removeLeftoverTempFiles(dir: string): Promise<void> {
-  const names = await readdir(dir);
-  const leftovers = names.filter((n) => /^\..+\.tmp(-\d+)?$/.test(n));
-  for (const n of leftovers) await unlink(join(dir, n)).catch(() => undefined);
-  if (leftovers.length > 0) await fsyncDirAsync(dir);
-}
-
-async function writeFully(handle: FileHandle, buf: Uint8Array, position: number): Promise<void> {
-  let done = 0;
-  while (done < buf.byteLength) {
-    const { bytesWritten } = await handle.write(buf, done, buf.byteLength - done, position + done);
-    done += bytesWritten;
-  }
-}
-
