@@ -118,6 +118,7 @@ describe("corrupt checkpoint.json", () => {
     expect(first).toBeGreaterThan(1);
     writeFileSync(join(wal, "checkpoint.json"), readFileSync(join(wal, "checkpoint.json"), "utf8").replace("250", "260"));
     await expect(Wal.open(wal, opts)).rejects.toMatchObject({ code: "LNC_WAL_STATE_CORRUPT", message: expect.stringContaining(`run: lnc repair --path ${wal}`) });
+    expect(scanWalDir(wal)).toMatchObject({ status: "corrupt", stateProblems: [expect.stringContaining("checkpoint.json: CRC mismatch")], checkpoint: { index: first - 1 } });
 
     const report = repairWal(wal);
     expect(report.status).toBe("corrupt");

@@ -1,12 +1,12 @@
 import { closeSync, copyFileSync, existsSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { fsyncDir, isLanceError } from "@lance/segment-format";
-import { analyzeWal, loadWalFiles, type Damage, type EntryLocation, type Tail, type WalAnalysis } from "./analyze.js";
+import { fsyncDir } from "@lance/segment-format";
+import { analyzeWal, type Damage, type EntryLocation, type Tail, type WalAnalysis } from "./analyze.js";
 import type { IndexRange } from "./entry-table.js";
 import { walError } from "./errors.js";
 import { FILE_HEADER_SIZE, FRAME_HEADER_SIZE, TYPE_GAP, encodeFileHeader, encodeFrame } from "./format.js";
 import { CHECKPOINT_FILE, STAGING_COMPLETE_MARKER, WAL_FILE_EXT, backupDirFor, repairStagingDirFor, walFileName } from "./paths.js";
-import { readCheckpoint, writeCheckpoint, type Checkpoint } from "./state.js";
+import { readOrDeriveCheckpoint, writeCheckpoint, type Checkpoint } from "./state.js";
 import { LOCK_FILE, lockHolder } from "./lock.js";
 
 export interface WalRepairOptions {
@@ -141,18 +141,6 @@ function freeBackupDir(dir: string, now?: Date): string {
 
 function emptyReport(dir: string, mode: WalRepairReport["mode"], dryRun: boolean): WalRepairReport {
   return { dir, mode, dryRun, status: "clean", action: "none", damages: [], tornTail: null, keptEntries: 0, firstIndex: 0, lastIndex: 0, droppedEntries: 0, droppedBytes: 0, holes: [], backupDir: null, checkpointRebuilt: null };
-}
-
-/** The checkpoint, or when checkpoint.json is corrupt a safe stand-in: just below the first index the files hold. */
-function readOrDeriveCheckpoint(dir: string): { checkpoint: Checkpoint; problem: string | null } {
-  try {
-    return { checkpoint: readCheckpoint(dir), problem: null };
-  } catch (err) {
-    if (!isLanceError(err, "LNC_WAL_STATE_CORRUPT")) throw err;
-    const firsts = loadWalFiles(dir).flatMap((f) => (f.header ? [f.header.firstIndex] : []));
-    const index = firsts.length > 0 ? Math.min(...firsts) - 1 : 0;
-    return { checkpoint: { index, term: 0 }, problem: err.message };
-  }
 }
 
 function finishSwap(staging: string, dir: string): void {

@@ -14,7 +14,8 @@ import {
   parseFrameAt,
   type FileHeader,
 } from "./format.js";
-import { readCheckpoint, readHardState, type Checkpoint, type HardState } from "./state.js";
+import { isLanceError } from "@lance/segment-format";
+import { readHardState, readOrDeriveCheckpoint, type Checkpoint, type HardState } from "./state.js";
 
 export type RecordKind = "entry" | "gap" | "truncate";
 
@@ -159,8 +160,12 @@ export interface WalDirFileSummary {
 
 export interface WalDirScan {
   dir: string;
+  /** From checkpoint.json; when that is corrupt, the stand-in repair would write. */
   checkpoint: Checkpoint;
-  hardState: HardState;
+  /** Null when hardstate.json is corrupt. */
+  hardState: HardState | null;
+  /** Corrupt state files (startup refuses while any is listed). */
+  stateProblems: string[];
   files: WalDirFileSummary[];
   /** "clean": opens as is; "torn-tail": opens, cutting the tail; "corrupt": startup refuses until repaired. */
   status: "clean" | "torn-tail" | "corrupt";
@@ -179,8 +184,16 @@ export interface WalDirScan {
 
 /** Read-only health report of a WAL directory: what startup would do and what repair would change. */
 export function scanWalDir(dir: string): WalDirScan {
-  const checkpoint = readCheckpoint(dir);
-  const hardState = readHardState(dir);
+  const stateProblems: string[] = [];
+  const { checkpoint, problem } = readOrDeriveCheckpoint(dir);
+  if (problem) stateProblems.push(problem);
+  let hardState: HardState | null = null;
+  try {
+    hardState = readHardState(dir);
+  } catch (err) {
+    if (!isLanceError(err, "LNC_WAL_STATE_CORRUPT")) throw err;
+    stateProblems.push(err.message);
+  }
   const replay = analyzeWal(dir, checkpoint, "replay");
   const skip = analyzeWal(dir, checkpoint, "skip");
   const first = replay.damages[0];
@@ -190,6 +203,7 @@ export function scanWalDir(dir: string): WalDirScan {
     dir,
     checkpoint,
     hardState,
+    stateProblems,
     files: replay.files.map((f, i) => ({
       name: basename(f.path),
       path: f.path,
@@ -199,7 +213,7 @@ export function scanWalDir(dir: string): WalDirScan {
       role: inChain.has(i) ? "log" : "spare",
       headerProblem: f.headerProblem,
     })),
-    status: first ? "corrupt" : replay.tail?.kind === "torn" ? "torn-tail" : "clean",
+    status: first || stateProblems.length > 0 ? "corrupt" : replay.tail?.kind === "torn" ? "torn-tail" : "clean",
     firstIndex: entries[0]?.index ?? replay.lastIndex + 1,
     lastIndex: replay.lastIndex,
     entryCount: entries.length,

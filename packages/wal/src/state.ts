@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { crc32c, writeFileAtomic } from "@lance/segment-format";
+import { crc32c, isLanceError, writeFileAtomic } from "@lance/segment-format";
+import { loadWalFiles } from "./analyze.js";
 import { walError } from "./errors.js";
 import { CHECKPOINT_FILE, HARD_STATE_FILE } from "./paths.js";
 
@@ -94,4 +95,16 @@ export function encodeHardState(s: HardState): string {
 
 export function encodeCheckpoint(c: Checkpoint): string {
   return encodeStateFile({ index: c.index, term: c.term });
+}
+
+/** The checkpoint, or when checkpoint.json is corrupt a safe stand-in: just below the first index the files hold. */
+export function readOrDeriveCheckpoint(dir: string): { checkpoint: Checkpoint; problem: string | null } {
+  try {
+    return { checkpoint: readCheckpoint(dir), problem: null };
+  } catch (err) {
+    if (!isLanceError(err, "LNC_WAL_STATE_CORRUPT")) throw err;
+    const firsts = loadWalFiles(dir).flatMap((f) => (f.header ? [f.header.firstIndex] : []));
+    const index = firsts.length > 0 ? Math.min(...firsts) - 1 : 0;
+    return { checkpoint: { index, term: 0 }, problem: err.message };
+  }
 }
