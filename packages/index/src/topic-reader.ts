@@ -17,6 +17,19 @@ interface OpenSegment {
   name: SegmentName;
   reader: SegmentReader;
   index: SegmentIndex | null;
+  /** Where the batches after recently returned ones start: sequential readers resume in O(1). */
+  resume: Map<number, number>;
+}
+
+const RESUME_HINTS = 256;
+
+export interface TopicReaderOptions {
+  warn?: WarningSink;
+  /**
+   * The in-memory index of a segment still being written (its `.idx` on disk trails it):
+   * the server passes TopicWriter.liveIndex so lookups in the active segment stay fast.
+   */
+  liveIndex?: (segmentFileName: string) => SegmentIndex | null;
 }
 
 /**
@@ -29,9 +42,12 @@ export class TopicReader {
   private segments: SegmentName[] = [];
   private readonly open = new Map<string, OpenSegment>();
 
-  constructor(dir: string, options: { warn?: WarningSink } = {}) {
+  private readonly liveIndex: TopicReaderOptions["liveIndex"];
+
+  constructor(dir: string, options: TopicReaderOptions = {}) {
     this.dir = dir;
     this.warn = options.warn ?? (() => {});
+    this.liveIndex = options.liveIndex;
     this.refresh();
   }
 
@@ -59,19 +75,25 @@ export class TopicReader {
     for (let i = this.segmentFor(offset); i < this.segments.length; i++) {
       const seg = await this.openSegment(this.segments[i]!);
       await seg.reader.refresh();
-      const first = batches.length === 0 ? await findBatchByOffset(seg.reader, seg.index, want, this.warn) : await firstBatch(seg.reader);
+      const first = batches.length === 0 ? await this.locate(seg, want) : await firstBatch(seg.reader);
       if (!first) continue;
       // A gap ends the read, so the next read starts at it and reports what it skipped.
       if (batches.length > 0 && first.baseOffset > want) break;
       if (batches.length === 0 && first.baseOffset > offset) skipped = { from: offset, to: first.baseOffset };
-      for await (const info of seg.reader.headers(first.position)) {
-        if (batches.length > 0 && info.payloadLength > budget) return { batches, nextOffset: want, skipped };
-        // A gap inside the segment (left by repair --skip-corrupt) also ends the read.
-        if (batches.length > 0 && info.baseOffset > want) return { batches, nextOffset: want, skipped };
-        batches.push(await seg.reader.readBatchAt(info.position));
-        budget -= info.payloadLength;
-        want = info.nextOffset;
+      // readBatches returns at least one batch: the first of the whole read goes through even
+      // when it is bigger than the budget; a later segment's first batch must fit.
+      const got = await seg.reader.readBatches(first.position, budget);
+      if (batches.length > 0 && got.length > 0 && got[0]!.payloadLength > budget) break;
+      for (const b of got) {
+        batches.push(b);
+        budget -= b.payloadLength;
+        want = b.nextOffset;
       }
+      // readBatches stopped before the segment's end: budget spent or a gap inside the segment
+      // (left by repair --skip-corrupt), which the next read reports.
+      const last = got[got.length - 1];
+      if (last) remember(seg, last.nextOffset, last.position + last.size);
+      if (!last || last.position + last.size < seg.reader.size || budget <= 0) break;
     }
     return { batches, nextOffset: batches.length ? want : offset, skipped };
   }
@@ -81,7 +103,7 @@ export class TopicReader {
     for (const name of this.segments) {
       const seg = await this.openSegment(name);
       await seg.reader.refresh();
-      const b = await findBatchByTime(seg.reader, seg.index, timestampNs, this.warn);
+      const b = await findBatchByTime(seg.reader, this.indexOf(seg), timestampNs, this.warn);
       if (b) return b.baseOffset;
     }
     return null;
@@ -90,6 +112,19 @@ export class TopicReader {
   async close(): Promise<void> {
     await Promise.all([...this.open.values()].map((s) => s.reader.close()));
     this.open.clear();
+  }
+
+  /** The batch holding `offset` or the first after it: from a resume hint, else the index. */
+  private async locate(seg: OpenSegment, offset: number): Promise<BatchInfo | null> {
+    const at = seg.resume.get(offset);
+    if (at !== undefined) {
+      for await (const b of seg.reader.headers(at)) if (b.baseOffset === offset) return b;
+    }
+    return findBatchByOffset(seg.reader, this.indexOf(seg), offset, this.warn);
+  }
+
+  private indexOf(seg: OpenSegment): SegmentIndex | null {
+    return this.liveIndex?.(seg.name.fileName) ?? seg.index;
   }
 
   /** Index of the last segment whose base offset is at or before `offset` (0 if none). */
@@ -105,7 +140,9 @@ export class TopicReader {
     let seg = this.open.get(name.fileName);
     if (!seg) {
       const reader = await SegmentReader.open(join(this.dir, name.fileName));
-      seg = { name, reader, index: loadSegmentIndex(segmentIndexPath(this.dir, name.stem), this.warn) };
+      // The active segment's .idx trails it by design; its live index comes from the writer.
+      const live = this.liveIndex?.(name.fileName) ?? null;
+      seg = { name, reader, index: live ? null : loadSegmentIndex(segmentIndexPath(this.dir, name.stem), this.warn), resume: new Map() };
       this.open.set(name.fileName, seg);
     }
     return seg;
@@ -115,4 +152,9 @@ export class TopicReader {
 async function firstBatch(reader: SegmentReader): Promise<BatchInfo | null> {
   for await (const b of reader.headers()) return b;
   return null;
+}
+
+function remember(seg: OpenSegment, nextOffset: number, position: number): void {
+  if (seg.resume.size >= RESUME_HINTS) seg.resume.delete(seg.resume.keys().next().value!);
+  seg.resume.set(nextOffset, position);
 }

@@ -164,6 +164,12 @@ export class TopicWriter {
     this.writeCatalog();
   }
 
+  /** The in-memory index of the active segment named `fileName` (null for any other file). */
+  liveIndex(fileName: string): SegmentIndex | null {
+    if (!this.active || !this.builder || this.active.name !== fileName) return null;
+    return new SegmentIndex({ ...this.builder.state }, this.builder.entries);
+  }
+
   /** Hands buffered appends to the OS so readers see them (not yet durable). */
   flush(): void {
     this.active?.flush();

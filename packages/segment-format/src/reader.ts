@@ -19,6 +19,8 @@ export interface Batch extends BatchInfo {
 }
 
 const READ_AHEAD = 64 * 1024;
+/** Largest single read of readBatches; a bigger budget takes several. */
+const MAX_READ = 32 * 1024 * 1024;
 
 /**
  * Reads batches from one segment file. Header walks check structure; payload reads also check
@@ -126,16 +128,40 @@ export class SegmentReader {
   }
 
   /**
-   * Whole batches from `position` onward, at least one (if any exists) and otherwise no more
-   * than `maxBytes` of payload in total. Every batch is CRC-checked.
+   * Whole batches from `position` (a batch boundary) onward, at least one (if any exists) and
+   * otherwise no more than `maxBytes` of payload in total, read with as few large reads as
+   * possible. Every batch is CRC-checked. Stops early at an offset gap: a batch starting after
+   * the previous one's end (`contiguous`, default true).
    */
-  async readBatches(position: number, maxBytes: number): Promise<Batch[]> {
+  async readBatches(position: number, maxBytes: number, contiguous = true): Promise<Batch[]> {
     const out: Batch[] = [];
     let total = 0;
-    for await (const info of this.headers(position)) {
-      if (out.length > 0 && total + info.payloadLength > maxBytes) break;
-      out.push(await this.readBatchAt(info.position));
-      total += info.payloadLength;
+    let pos = position;
+    while (pos + BATCH_HEADER_SIZE <= this.fileSize) {
+      // Room for the payload budget plus batch headers; grown below if one batch is bigger.
+      const room = maxBytes - total;
+      const want = Math.floor(Math.min(this.fileSize - pos, MAX_READ, Math.max(BATCH_HEADER_SIZE, room + room / 16 + 64 * 1024)));
+      const buf = Buffer.allocUnsafe(want);
+      await readFully(this.fh, buf, 0, want, pos);
+      let at = 0;
+      while (at + BATCH_HEADER_SIZE <= want) {
+        const info = parseHeader(buf, at, pos + at);
+        if (!info || pos + at + info.size > this.fileSize) return out;
+        if (out.length > 0 && (total + info.payloadLength > maxBytes || (contiguous && info.baseOffset !== out[out.length - 1]!.nextOffset))) return out;
+        if (at + info.size > want) {
+          if (out.length > 0 || at > 0) break;
+          // The first batch is larger than the read: read it whole.
+          out.push(await this.readBatchAt(info.position));
+          return out;
+        }
+        const whole = buf.subarray(at, at + info.size);
+        checkCrc(whole, this.path, info.position);
+        out.push({ ...info, payload: whole.subarray(BATCH_HEADER_SIZE) });
+        total += info.payloadLength;
+        at += info.size;
+      }
+      if (at === 0) return out;
+      pos += at;
     }
     return out;
   }
