@@ -136,13 +136,14 @@ export class TopicWriter {
     // Reading the clock costs a BigInt per append; only age-limited topics need it.
     const ageLimited = Number.isFinite(this.opts.maxSegmentAgeMs ?? Number.POSITIVE_INFINITY);
     if (this.active?.shouldRotate(ageLimited ? Number(this.clock() / 1_000_000n) : 0)) this.rotate();
+    // Skipped offsets are a gap, unless nothing was ever written: then the log starts there.
+    if (atOffset !== undefined && atOffset > this.next && (this.active || this.closedSegments.length > 0)) {
+      this.gaps.push({ kind: "gap", reason: this.active ? "in-segment" : "missing", from: this.next, to: atOffset });
+    }
     if (!this.active) {
       const base = atOffset ?? this.next;
       this.active = SegmentWriter.create(this.dir, base, this.clock(), this.opts);
       this.builder = new SegmentIndexBuilder(base, this.opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES);
-    }
-    if (atOffset !== undefined && atOffset > this.next) {
-      this.gaps.push({ kind: "gap", reason: this.active.baseOffset === atOffset ? "missing" : "in-segment", from: this.next, to: atOffset });
     }
     const appended = this.active.append(input, atOffset);
     this.builder!.add(appended);
