@@ -33,15 +33,17 @@ function diskCeiling(seconds = 3) {
   return { mbPerSec: bytes / secs / 1e6, msgPerSec1k: bytes / secs / 1024 };
 }
 
-const server = spawn(process.execPath, [LANCE, "--standalone", "--data-dir", data, "--listen", "127.0.0.1:0", "--health", "off", "--metrics", "off", "--log-level", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+const server = spawn(process.execPath, [LANCE, "--standalone", "--data-dir", data, "--listen", "127.0.0.1:0", "--health", "off", "--metrics", "off"], { stdio: ["ignore", "pipe", "inherit"] });
 const port = await new Promise((resolve, reject) => {
-  const p = spawn(process.execPath, [LANCE, "--help"]); // keeps the event loop honest while lance starts
-  p.on("exit", () => undefined);
   let buf = "";
   server.stdout.on("data", (d) => {
     buf += d.toString();
     const m = /"msg":"lance ready".*?"port":(\d+)/.exec(buf) ?? /"port":(\d+).*?"msg":"lance ready"/.exec(buf);
-    if (m) resolve(Number(m[1]));
+    if (m) {
+      resolve(Number(m[1]));
+      server.stdout.resume();
+      buf = "";
+    }
   });
   server.on("exit", (c) => reject(new Error(`lance exited ${c}`)));
 });
@@ -80,8 +82,8 @@ const fmt = (n, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d }
 console.log(`disk ceiling (256 KiB write + fdatasync): ${fmt(ceiling.mbPerSec)} MB/s = ${fmt(ceiling.msgPerSec1k)} 1 KiB msg/s`);
 for (const [name, r] of [["8 connections x 64 pipelined", pipelined], ["1 connection, 1 in flight", single]]) {
   console.log(
-    `${name}: ${fmt(r.msgPerSec)} msg/s, ${fmt(r.mbPerSec, 1)} MB/s (${((r.mbPerSec / ceiling.mbPerSec) * 100).toFixed(0)}% of the disk ceiling), ` +
-      `ack latency p50 ${r.latencyMs.p50.toFixed(2)} ms, p99 ${r.latencyMs.p99.toFixed(2)} ms, p999 ${r.latencyMs.p999.toFixed(2)} ms, errors ${r.errors}`,
+    `${name}: ${fmt(r.msgs_per_sec)} msg/s, ${fmt(r.mb_per_sec, 1)} MB/s (${((r.mb_per_sec / ceiling.mbPerSec) * 100).toFixed(0)}% of the disk ceiling), ` +
+      `ack latency p50 ${r.ack_latency_ms.p50.toFixed(2)} ms, p99 ${r.ack_latency_ms.p99.toFixed(2)} ms, p999 ${r.ack_latency_ms.p999.toFixed(2)} ms, errors ${r.errors}`,
   );
 }
 console.log(`consume (warm page cache, 8 MiB fetches): ${fmt(consumed.bytes / consumed.secs / 1e6)} MB/s (${fmt(consumed.bytes / 1e6)} MB in ${consumed.secs.toFixed(2)} s)`);
