@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,32 +10,12 @@ import { ARCHIVE_HEADER_SIZE, decodeArchiveHeader, decodeManifest, encodeArchive
 import { TopicReader, TopicWriter, catalogPath, readCatalog, rebuildTopicIndexes } from "@lance/index";
 import { crc32c, encodeBatch, listTopicSegments, readTopicMetadata, writeTopicMetadata } from "@lance/segment-format";
 import { createServer, type Logger } from "@lance/server";
+import { LNC, lnc, lncAsync, sh } from "./test-lnc.js";
 
-const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
 const T0 = 1_700_000_000_000_000_000n;
 
-function lnc(...args: string[]) {
-  const r = spawnSync(process.execPath, [LNC, ...args], { encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
-/** The binary without blocking the event loop (for tests with an in-process server). */
-function lncAsync(args: string[], input = ""): Promise<{ code: number | null; out: string; err: string }> {
-  return sh(`"${process.execPath}" "${LNC}" ${args.map((a) => `'${a}'`).join(" ")}`, input);
-}
 
-function sh(command: string, input = ""): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.end(input);
-  });
-}
 
 const tmp = (prefix: string) => mkdtempSync(join(tmpdir(), `lnc-archive-${prefix}-`));
 

@@ -3,17 +3,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync, appendFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { TopicWriter } from "@lance/index";
 import { writeTopicMetadata } from "@lance/segment-format";
+import { LNC, lnc } from "./test-lnc.js";
 
-const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
 const T0 = 1_700_000_000_000_000_000n;
 
-function lnc(...args: string[]) {
-  const r = spawnSync(process.execPath, [LNC, ...args], { encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
 
 /** A data dir laid out as /data/lance in the runbook, with topic `orders` over several segments. */
 function dataDir(batches = 60) {

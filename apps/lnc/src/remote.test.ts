@@ -2,11 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { createServer, type LanceServer, type Logger } from "@lance/server";
+import { LNC, lncAsync as lnc, sh } from "./test-lnc.js";
 
-const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
 
 const silent: Logger = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
 
@@ -24,30 +23,7 @@ afterAll(async () => {
   await server.stop();
 });
 
-/** Runs the built binary without blocking this process's event loop (the server lives here). */
-function lnc(args: string[], input?: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LNC, ...args], { stdio: ["pipe", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, out, err }));
-    child.stdin.end(input ?? "");
-  });
-}
 
-function sh(command: string): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("sh", ["-c", command]);
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    child.on("close", (code) => resolve({ code, out, err }));
-  });
-}
 
 const hasJq = spawnSync("jq", ["--version"]).status === 0;
 

@@ -1,16 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { Wal, scanWalFile } from "@lance/wal";
+import { lnc } from "./test-lnc.js";
 
-const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "main.js");
-const lnc = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [LNC, ...args], { encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-};
 
 /** `{data}/wal` with 20 entries; returns the WAL file holding them. */
 async function walWithEntries(): Promise<{ dir: string; file: string }> {

@@ -21,17 +21,23 @@ export function bufferSource(bytes: Uint8Array): ByteSource {
 
 const DEFAULT_WINDOW = 8 * 1024 * 1024;
 
-/** A file read through one sliding window of large sequential reads. */
+/**
+ * A file read through one sliding window of large sequential reads. Given a path it opens
+ * (and on close closes) the file; given `{ fd, size }` it reads the first `size` bytes of a
+ * descriptor the caller keeps and closes, e.g. a segment pinned for a consistent export.
+ */
 export class FileSource implements ByteSource {
   readonly size: number;
   private readonly fd: number;
+  private readonly ownsFd: boolean;
   private buf: Buffer;
   private start = 0;
   private end = 0;
 
-  constructor(path: string, windowBytes = DEFAULT_WINDOW) {
-    this.fd = openSync(path, "r");
-    this.size = fstatSync(this.fd).size;
+  constructor(source: string | { fd: number; size: number }, windowBytes = DEFAULT_WINDOW) {
+    this.ownsFd = typeof source === "string";
+    this.fd = typeof source === "string" ? openSync(source, "r") : source.fd;
+    this.size = typeof source === "string" ? fstatSync(this.fd).size : source.size;
     this.buf = Buffer.allocUnsafe(Math.min(windowBytes, Math.max(this.size, 64)));
   }
 
@@ -53,6 +59,6 @@ export class FileSource implements ByteSource {
   }
 
   close(): void {
-    closeSync(this.fd);
+    if (this.ownsFd) closeSync(this.fd);
   }
 }

@@ -20,3 +20,4 @@ export { readHardState, readCheckpoint, type HardState, type Checkpoint } from "
 export { scanWalFile, scanWalDir, type WalFileScan, type WalScanRecord, type WalScanProblem, type RecordKind, type WalDirScan, type WalDirFileSummary } from "./scan.js";
 export { repairWal, type WalRepairOptions, type WalRepairReport } from "./repair.js";
 export type { Damage, Tail } from "./analyze.js";
+export { lockHolder } from "./lock.js";

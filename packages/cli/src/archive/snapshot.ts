@@ -1,7 +1,7 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { catalogPath, readCatalog, type TopicCatalog } from "@lance/index";
-import { LanceError, SEGMENT_HEADER_SIZE, listTopicSegments, scanSource, type ByteSource, type SegmentName } from "@lance/segment-format";
+import { FileSource, LanceError, SEGMENT_HEADER_SIZE, listTopicSegments, scanSource, type SegmentName } from "@lance/segment-format";
 import type { ArchiveGap, ArchivePart } from "./format.js";
 
 /**
@@ -35,33 +35,6 @@ export interface TopicSnapshot {
   close(): void;
 }
 
-/** A fixed-size view of an open file for the scanner. */
-class PinnedSource implements ByteSource {
-  private buf = Buffer.allocUnsafe(4 * 1024 * 1024);
-  private start = 0;
-  private end = 0;
-  constructor(
-    private readonly fd: number,
-    readonly size: number,
-  ) {}
-
-  window(position: number, length: number): { buf: Buffer; at: number } {
-    if (position >= this.start && position + length <= this.end) return { buf: this.buf, at: position - this.start };
-    if (length > this.buf.byteLength) this.buf = Buffer.allocUnsafe(length);
-    const want = Math.min(this.buf.byteLength, this.size - position);
-    let got = 0;
-    while (got < want) {
-      const n = readSync(this.fd, this.buf, got, want - got, position + got);
-      if (n === 0) break;
-      got += n;
-    }
-    this.start = position;
-    this.end = position + got;
-    return { buf: this.buf, at: 0 };
-  }
-
-  close(): void {}
-}
 
 const PIN_ATTEMPTS = 10;
 
@@ -127,7 +100,7 @@ function scanPinned(dir: string, files: PinnedFile[], catalog: TopicCatalog | nu
       notes.push(`${f.name.fileName}: created while the export started and still empty; not included`);
       return;
     }
-    const scan = scanSource(new PinnedSource(f.fd, f.size), { baseOffset: f.name.baseOffset, onProgress: (pos) => onProgress?.(done + pos, total) });
+    const scan = scanSource(new FileSource({ fd: f.fd, size: f.size }), { baseOffset: f.name.baseOffset, onProgress: (pos) => onProgress?.(done + pos, total) });
     done += f.size;
     const isNewest = i === files.length - 1;
     if (!scan.ok) {

@@ -14,9 +14,11 @@ import {
   segmentsDir,
   topicDir,
   topicNameProblem,
+  walDir,
   writeTopicMetadata,
   type TopicMetadata,
 } from "@lance/segment-format";
+import { lockHolder } from "@lance/wal";
 import type { ArchiveGap, ArchiveManifest, ArchivePart } from "../archive/format.js";
 import { ArchiveReader } from "../archive/reader.js";
 import { formatBytes, formatRange, toJson } from "../format.js";
@@ -231,14 +233,10 @@ function alive(pid: number): boolean {
   }
 }
 
-/** The pid in `{data}/wal/wal.lock` when that process is alive: a server owns the data dir. */
+/** The pid holding `{data}/wal/wal.lock` when that process is alive: a server owns the data dir. */
 function serverHolding(dataDir: string): number | null {
-  try {
-    const pid = Number(readFileSync(join(dataDir, "wal", "wal.lock"), "utf8").trim());
-    return Number.isSafeInteger(pid) && pid > 0 && alive(pid) ? pid : null;
-  } catch {
-    return null;
-  }
+  const dir = walDir(dataDir);
+  return existsSync(dir) ? lockHolder(dir) : null;
 }
 
 export async function runImportTopic(opts: ImportTopicOptions, io: CommandIO): Promise<number> {
