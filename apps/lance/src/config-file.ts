@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import { extname } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { parseHostPort, type ServerConfigInput } from "@lance/server";
 
@@ -91,6 +91,17 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
   if (io.segment_max_size !== undefined) layer.segmentMaxBytes = int(io.segment_max_size, "io.segment_max_size");
   if (io.sparse_index_interval !== undefined) layer.indexIntervalBytes = int(io.sparse_index_interval, "io.sparse_index_interval");
 
+  const auth = table("auth");
+  if (Object.keys(auth).length > 0) {
+    const tokens = auth.tokens === undefined ? [] : asList(auth.tokens).map((t, i) => str(t, `auth.tokens[${i}]`));
+    layer.auth = {
+      ...(auth.enabled !== undefined ? { enabled: bool(auth.enabled, "auth.enabled") } : {}),
+      ...(auth.write_only !== undefined ? { writeOnly: bool(auth.write_only, "auth.write_only") } : {}),
+      ...(auth.token_file !== undefined ? { tokenFile: relativeTo(path, str(auth.token_file, "auth.token_file")) } : {}),
+      tokens,
+    };
+  }
+
   // The runbook appends `read_only = true` to the end of the file, which TOML places inside
   // whatever table comes last. Honour it wherever it landed, and say where it was found.
   const readOnly = findReadOnly(raw);
@@ -107,6 +118,11 @@ function findReadOnly(raw: Record<string, unknown>): { value: unknown; where: st
     if (typeof v === "object" && v !== null && !Array.isArray(v) && "read_only" in v) return { value: (v as Record<string, unknown>).read_only, where: `${k}.` };
   }
   return null;
+}
+
+/** A path in the config file is relative to the file's directory. */
+function relativeTo(configPath: string, p: string): string {
+  return resolve(dirname(configPath), p);
 }
 
 function asList(v: unknown): unknown[] {

@@ -29,7 +29,10 @@ const program = new Command()
   .option("-m, --metrics <host:port|off>", "Prometheus /metrics listener, default 0.0.0.0:9090")
   .option("--log-level <level>", "trace, debug, info, warn, error (env LANCE_LOG; default info)")
   .option("--read-only", "reject writes, serve reads")
-  .addHelpText("after", "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.")
+  .addHelpText(
+    "after",
+    "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.\nSIGHUP re-reads [auth] token_file without dropping connections.",
+  )
   .parse();
 
 function int(v: string, what: string): number {
@@ -103,6 +106,12 @@ async function main(): Promise<number> {
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
+  });
+  process.on("SIGHUP", () => {
+    server.reload().then(
+      (report) => log.info({ signal: "SIGHUP", ...report }, "reload complete"),
+      (err: Error & { code?: string }) => log.error({ signal: "SIGHUP", code: err.code }, `reload failed, previous settings stay in force: ${err.message}`),
+    );
   });
   try {
     await server.start();

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import {
   BENCH_DEFAULTS,
   DEFAULT_SERVER,
@@ -22,6 +22,8 @@ import {
   runVerifyData,
   runExportTopic,
   runImportTopic,
+  securityOf,
+  type RemoteSecurity,
 } from "@lance/cli";
 
 function nonNegativeInt(value: string): number {
@@ -29,6 +31,9 @@ function nonNegativeInt(value: string): number {
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got ${JSON.stringify(value)}`);
   return n;
 }
+
+/** `--token` of every remote command; the environment keeps it out of `ps` and shell history. */
+const tokenOption = () => new Option("--token <token>", "auth token sent on connect, for servers with [auth] enabled").env("LANCE_TOKEN");
 
 /** Runs a command body; typed errors become one clear line on stderr and exit code 2. */
 function action<T>(body: (opts: T) => number | Promise<number>): (opts: T) => Promise<void> {
@@ -102,13 +107,14 @@ program
   .description("list the topics of a data directory (--path, offline) or of a running server (--server)")
   .option("-p, --path <data_dir>", "data directory (holds segments/): read the files, no server needed")
   .option("-s, --server <host:port>", "ask a running server")
+  .addOption(tokenOption())
   .option("--json", "JSON array of topics, each with a name field (the default with --server when stdout is not a terminal)")
   .action(
-    action((o: { path?: string; server?: string; json?: boolean }) => {
+    action((o: RemoteSecurity & { path?: string; server?: string; json?: boolean }) => {
       const mode = listTopicsMode(o, processIO);
       if (typeof mode === "number") return mode;
       if (mode === "offline") return runListTopicsOffline({ path: o.path!, ...(o.json ? { json: true } : {}) }, processIO);
-      return runListTopicsRemote({ server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
+      return runListTopicsRemote({ ...securityOf(o), server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
     }),
   );
 
@@ -141,10 +147,12 @@ program
 
 const SERVER_FLAG = ["-s, --server <host:port>", "server client address", DEFAULT_SERVER] as const;
 
+
 program
   .command("produce")
   .description("send records to a topic: --data, --file (one record per line) or stdin lines; waits for every ack")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("-d, --data <string>", "one record")
   .option("-f, --file <path>", "read records from a file, one per line")
@@ -152,7 +160,7 @@ program
   .option("--linger-ms <n>", "batch linger", nonNegativeInt, 5)
   .option("--json", "machine-readable summary")
   .action(
-    action((o: { server: string; topic: string; data?: string; file?: string; raw?: boolean; lingerMs: number; json?: boolean }) =>
+    action((o: RemoteSecurity & { server: string; topic: string; data?: string; file?: string; raw?: boolean; lingerMs: number; json?: boolean }) =>
       runProduce({ ...o, stdin: process.stdin }, processIO),
     ),
   );
@@ -161,6 +169,7 @@ program
   .command("consume")
   .description("print a topic's records, one per line; skipped offset ranges are reported on stderr")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("-o, --offset <earliest|latest|N|@time>", "where to start: a record offset, or @ISO-8601 / @ns for the first record at or after that time", "earliest")
   .option("-m, --max-records <n>", "stop after this many records", nonNegativeInt)
@@ -171,7 +180,7 @@ program
   .option("--offsets-dir <dir>", "where --consumer offsets are kept (default ~/.lnc/offsets)")
   .action(
     action(
-      (o: { server: string; topic: string; offset: string; maxRecords?: number; follow?: boolean; json?: boolean; raw?: boolean; consumer?: string; offsetsDir?: string }) => {
+      (o: RemoteSecurity & { server: string; topic: string; offset: string; maxRecords?: number; follow?: boolean; json?: boolean; raw?: boolean; consumer?: string; offsetsDir?: string }) => {
         const stop = new AbortController();
         process.once("SIGINT", () => stop.abort());
         process.once("SIGTERM", () => stop.abort());
@@ -184,42 +193,47 @@ program
   .command("create-topic")
   .description("create a topic (an existing one of that name is reported and left unchanged)")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-n, --name <name>", "topic name: letters, digits, dashes")
   .option("--max-age-secs <s>", "retention by age (0 = unlimited)")
   .option("--max-bytes <b>", "retention by size (0 = unlimited)")
   .option("--json", "machine-readable output")
-  .action(action((o: { server: string; name: string; maxAgeSecs?: string; maxBytes?: string; json?: boolean }) => runCreateTopic(o, processIO)));
+  .action(action((o: RemoteSecurity & { server: string; name: string; maxAgeSecs?: string; maxBytes?: string; json?: boolean }) => runCreateTopic(o, processIO)));
 
 program
   .command("delete-topic")
   .description("delete a topic and its data")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
-  .action(action((o: { server: string; topic: string }) => runDeleteTopic(o, processIO)));
+  .action(action((o: RemoteSecurity & { server: string; topic: string }) => runDeleteTopic(o, processIO)));
 
 program
   .command("topic-info")
   .description("show a topic's id, creation time, epoch and next offset")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("--json", "machine-readable output")
-  .action(action((o: { server: string; topic: string; json?: boolean }) => runTopicInfo(o, processIO)));
+  .action(action((o: RemoteSecurity & { server: string; topic: string; json?: boolean }) => runTopicInfo(o, processIO)));
 
 program
   .command("set-retention")
   .description("set a topic's retention limits (0 = unlimited)")
   .option(...SERVER_FLAG)
+  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .requiredOption("--max-age-secs <s>", "maximum age in seconds")
   .requiredOption("--max-bytes <b>", "maximum size in bytes")
   .option("--json", "machine-readable output")
-  .action(action((o: { server: string; topic: string; maxAgeSecs: string; maxBytes: string; json?: boolean }) => runSetRetention(o, processIO)));
+  .action(action((o: RemoteSecurity & { server: string; topic: string; maxAgeSecs: string; maxBytes: string; json?: boolean }) => runSetRetention(o, processIO)));
 
 const d = BENCH_DEFAULTS;
 program
   .command("bench")
   .description("producer benchmark like upstream lnc-bench: msg/s, MB/s, ack latency percentiles, errors (exit 1 on errors)")
   .requiredOption("-e, --endpoint <host:port>", "server client address")
+  .addOption(tokenOption())
   .option("-t, --topic-name <name>", "topic (created if missing)", d.topicName)
   .option("-c, --connections <n>", "connections (one producer each)", nonNegativeInt, d.connections)
   .option("-p, --pipeline <n>", "messages in flight per connection", nonNegativeInt, d.pipeline)
@@ -234,7 +248,7 @@ program
   .option("--json", "machine-readable report")
   .action(
     action(
-      (o: {
+      (o: RemoteSecurity & {
         endpoint: string;
         topicName: string;
         connections: number;

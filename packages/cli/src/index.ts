@@ -9,7 +9,7 @@ export { runListTopicsOffline, listTopicsOffline, type OfflineTopic } from "./co
 export { resolveTopicDir } from "./commands/topics.js";
 export { runScanWal, runRepairWal } from "./commands/wal.js";
 export { runScanPath, runRepairPath } from "./commands/dispatch.js";
-export { DEFAULT_SERVER, cliClient, withClient, parseU64 } from "./remote/session.js";
+export { DEFAULT_SERVER, cliClient, withClient, parseU64, securityOf, type RemoteOptions, type RemoteSecurity } from "./remote/session.js";
 export {
   runListTopicsRemote,
   runTopicInfo,

@@ -26,7 +26,11 @@ export interface ConnectionOptions {
   requestTimeoutMs?: number;
   /** Requests written and not yet answered; more wait for a slot. Default 64. */
   maxInFlight?: number;
+  /** Sent in an Authenticate frame right after connecting (servers with `[auth] enabled`). */
+  token?: string;
 }
+
+type ResolvedOptions = Required<Omit<ConnectionOptions, "token">> & Pick<ConnectionOptions, "token">;
 
 export type FetchResult =
   /** `recordCount` records, offsets `[nextOffset − recordCount, nextOffset)`; empty data at the end of the log. */
@@ -58,12 +62,12 @@ export class Connection {
   private readonly decoder = new FrameDecoder();
   private readonly pending: Pending[] = [];
   private readonly slots: Slots;
-  private readonly options: Required<ConnectionOptions>;
+  private readonly options: ResolvedOptions;
   private nextBatchId = 1n;
   private failure: ClientError | null = null;
   private retiring = false;
 
-  private constructor(address: string, socket: Socket, options: Required<ConnectionOptions>) {
+  private constructor(address: string, socket: Socket, options: ResolvedOptions) {
     this.address = address;
     this.socket = socket;
     this.options = options;
@@ -73,8 +77,27 @@ export class Connection {
     socket.on("close", () => this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} closed by the server`, { server: address })));
   }
 
-  /** Opens a connection with TCP_NODELAY. */
-  static connect(server: string | ServerAddress, options: ConnectionOptions = {}): Promise<Connection> {
+  /**
+   * Opens a connection with TCP_NODELAY and, given a `token`, authenticates it. A refused
+   * token rejects with LNC_CLIENT_AUTH_REQUIRED (not retryable) and closes the connection.
+   */
+  static async connect(server: string | ServerAddress, options: ConnectionOptions = {}): Promise<Connection> {
+    const conn = await Connection.open(server, options);
+    if (options.token === undefined) return conn;
+    let reply: ServerMessage;
+    try {
+      reply = await conn.request({ type: "authenticate", token: Buffer.from(options.token, "utf8") });
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+    if (reply.type === "authenticateResponse" && reply.ok) return conn;
+    conn.close();
+    const why = reply.type === "authenticateResponse" ? reply.message : reply.type === "errorResponse" ? reply.message : `unexpected ${reply.type} reply`;
+    throw new ClientError("LNC_CLIENT_AUTH_REQUIRED", `server ${conn.address} refused the token: ${why}`, { server: conn.address });
+  }
+
+  private static open(server: string | ServerAddress, options: ConnectionOptions): Promise<Connection> {
     const addr = typeof server === "string" ? parseAddress(server) : server;
     const address = formatAddress(addr);
     const o = { ...DEFAULTS, ...definedOnly(options) };

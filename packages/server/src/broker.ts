@@ -21,6 +21,7 @@ import type { Metrics } from "./metrics.js";
 import type { Topic, TopicRegistry } from "./topic-registry.js";
 import type { WritePath } from "./write-path.js";
 import type { ConsumerOffsets } from "./consumer-offsets.js";
+import type { AuthSession, TokenAuth } from "./auth.js";
 
 /** A reply: one frame, or a frame split in parts (fetch data is written without copying). */
 export type Reply = Uint8Array | Uint8Array[];
@@ -39,9 +40,20 @@ export class Broker {
     private readonly offsets: ConsumerOffsets,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly auth: TokenAuth,
   ) {}
 
-  async handle(msg: ClientMessage): Promise<Reply> {
+  /**
+   * The auth check and Authenticate itself run synchronously, before the first await, so a
+   * pipelined Authenticate is in effect for the very next frame of the connection.
+   */
+  async handle(msg: ClientMessage, session: AuthSession): Promise<Reply> {
+    if (!this.auth.permits(session, msg.type)) {
+      this.metrics.authFailures.inc({ reason: "unauthenticated" });
+      this.log.warn({ peer: session.peer, request: msg.type }, "request refused: connection not authenticated");
+      return error(ErrorText.AuthenticationRequired);
+    }
+    if (msg.type === "authenticate") return this.authenticate(msg.token, session);
     try {
       return await this.dispatch(msg);
     } catch (err) {
@@ -55,7 +67,16 @@ export class Broker {
     }
   }
 
-  private async dispatch(msg: ClientMessage): Promise<Reply> {
+  private authenticate(raw: Uint8Array, session: AuthSession): Reply {
+    const outcome = this.auth.authenticate(session, raw, utf8Strict(raw));
+    if (outcome.ok) return encodeMessage({ type: "authenticateResponse", ok: true, message: "Authenticated" });
+    this.metrics.authFailures.inc({ reason: outcome.reason });
+    if (outcome.reason === "invalid_token") this.log.warn({ peer: session.peer }, "authentication failed: invalid token");
+    const message = { no_token: "No token provided", bad_encoding: "Invalid token encoding", invalid_token: "Invalid token" }[outcome.reason];
+    return encodeMessage({ type: "authenticateResponse", ok: false, message });
+  }
+
+  private async dispatch(msg: Exclude<ClientMessage, { type: "authenticate" }>): Promise<Reply> {
     switch (msg.type) {
       case "ingest":
         return this.ingest(msg);
@@ -110,13 +131,6 @@ export class Broker {
             peerStates: {},
           }),
         });
-      case "authenticate": {
-        // Token auth is not configured on this server (issue: security); any well-formed token passes, as upstream.
-        const token = utf8Strict(msg.token);
-        if (msg.token.byteLength === 0) return encodeMessage({ type: "authenticateResponse", ok: false, message: "No token provided" });
-        if (token === null) return encodeMessage({ type: "authenticateResponse", ok: false, message: "Invalid token encoding" });
-        return encodeMessage({ type: "authenticateResponse", ok: true, message: "Authenticated" });
-      }
       case "subscribe": {
         const t = this.topics.get(msg.topicId);
         if (!t) return error("Topic not found");

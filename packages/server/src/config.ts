@@ -1,5 +1,7 @@
 import { MAX_FETCH_RESPONSE_DATA } from "@lance/protocol";
 import { LanceError } from "@lance/segment-format";
+import { DEFAULT_AUTH, type AuthConfig } from "./auth.js";
+import { SecurityError } from "./errors.js";
 
 export interface HostPort {
   host: string;
@@ -39,9 +41,15 @@ export interface ServerConfig {
   maxInFlightPerConnection: number;
   /** How long `stop()` waits for in-flight requests before giving up. */
   drainTimeoutMs: number;
+  /** Token auth (`[auth]`); disabled by default. */
+  auth: AuthConfig;
 }
 
-export type ServerConfigInput = Partial<Omit<ServerConfig, "wal">> & { dataDir: string; wal?: Partial<ServerConfig["wal"]> };
+export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth">> & {
+  dataDir: string;
+  wal?: Partial<ServerConfig["wal"]>;
+  auth?: Partial<AuthConfig>;
+};
 
 export const DEFAULT_CLIENT_PORT = 1992;
 
@@ -69,6 +77,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     maxPendingIngestBytes: input.maxPendingIngestBytes ?? 256 * 1024 * 1024,
     maxInFlightPerConnection: input.maxInFlightPerConnection ?? 1024,
     drainTimeoutMs: input.drainTimeoutMs ?? 25_000,
+    auth: { ...DEFAULT_AUTH, ...definedOnly(input.auth ?? {}) },
   };
   const bad = (why: string): never => {
     throw new LanceError("LNC_BAD_CONFIG", why);
@@ -83,7 +92,14 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   for (const [name, a] of [["listen_addr", c.listen], ["health_addr", c.healthAddr], ["metrics_addr", c.metricsAddr]] as const) {
     if (a && (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535)) bad(`${name} port must be 0..65535, got ${a.port}`);
   }
+  if (c.auth.enabled && c.auth.tokens.length === 0 && !c.auth.tokenFile) {
+    throw new SecurityError("LNC_AUTH_NO_TOKENS", "[auth] enabled = true needs tokens or a token_file (refusing to start with nothing to check tokens against)");
+  }
   return c;
+}
+
+function definedOnly<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
 }
 
 /** Parses `host:port` (`[v6]:port` too); `what` names the setting in the error. */

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import { FrameDecoder, decodeMessage, encodeMessage, isClientMessage, isProtocolError, ErrorText } from "@lance/protocol";
 import type { Broker, Reply } from "./broker.js";
+import type { AuthSession } from "./auth.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
 
@@ -12,6 +13,7 @@ import type { Metrics } from "./metrics.js";
  */
 export class Connection {
   private readonly decoder: FrameDecoder;
+  private readonly session: AuthSession;
   private readonly replies: Array<Promise<Reply>> = [];
   private writing = false;
   private closed = false;
@@ -28,6 +30,7 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.decoder = new FrameDecoder({ maxPayloadLength: opts.maxPayloadSize });
+    this.session = { peer: this.peer, tokenDigest: null };
     socket.setNoDelay(true);
     socket.on("data", (chunk) => this.onData(chunk));
     socket.on("end", () => this.closeGracefully());
@@ -52,7 +55,7 @@ export class Connection {
         let reply: Promise<Reply>;
         try {
           const msg = decodeMessage(frame);
-          reply = isClientMessage(msg) ? this.broker.handle(msg) : Promise.resolve(encodeMessage({ type: "errorResponse", message: ErrorText.InvalidClientCommand }));
+          reply = isClientMessage(msg) ? this.broker.handle(msg, this.session) : Promise.resolve(encodeMessage({ type: "errorResponse", message: ErrorText.InvalidClientCommand }));
         } catch (err) {
           if (!isProtocolError(err)) throw err;
           reply = Promise.resolve(encodeMessage({ type: "errorResponse", message: err.replyText }));

@@ -1,4 +1,6 @@
-export { createServer, type LanceServer } from "./server.js";
+export { createServer, type LanceServer, type ReloadReport } from "./server.js";
+export { readTokenFile, type AuthConfig } from "./auth.js";
+export { SecurityError, isSecurityError, type SecurityErrorCode } from "./errors.js";
 export { resolveConfig, parseHostPort, DEFAULT_CLIENT_PORT, type ServerConfig, type ServerConfigInput, type HostPort } from "./config.js";
 export { defaultLogger, type Logger } from "./log.js";
 export type { HealthState } from "./http.js";

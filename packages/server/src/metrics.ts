@@ -19,6 +19,12 @@ export function createMetrics(segmentCounts: () => Array<{ topic: string; segmen
     connectionsActive: new Gauge({ name: "lance_connections_active", help: "Open client connections", registers: r }),
     connectionsTotal: new Counter({ name: "lance_connections_total", help: "Client connections accepted", registers: r }),
     errors: new Counter({ name: "lance_errors_total", help: "Errors by type", labelNames: ["type"] as const, registers: r }),
+    authFailures: new Counter({
+      name: "lance_auth_failures_total",
+      help: "Refused Authenticate frames and commands refused for want of authentication, by reason",
+      labelNames: ["reason"] as const,
+      registers: r,
+    }),
     backpressure: new Counter({ name: "lance_backpressure_events_total", help: "Ingests answered with Backpressure", registers: r }),
     segments: new Gauge({
       name: "lance_segments",

@@ -3,6 +3,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from "node:
 import type { Server as HttpServer } from "node:http";
 import { walDir } from "@lance/segment-format";
 import { Wal, type WalLogEvent } from "@lance/wal";
+import { TokenAuth } from "./auth.js";
 import { Broker } from "./broker.js";
 import { resolveConfig, type HostPort, type ServerConfig, type ServerConfigInput } from "./config.js";
 import { Connection } from "./connection.js";
@@ -24,14 +25,25 @@ export interface LanceServer {
    * (connections were then cut).
    */
   stop(): Promise<{ drained: boolean }>;
+  /**
+   * Re-reads what may change without a restart (SIGHUP): the `[auth]` token file. On error the
+   * previous settings stay in force and the error is thrown.
+   */
+  reload(): Promise<ReloadReport>;
   /** The bound client address (after start). */
   address(): HostPort;
   health(): HealthState;
 }
 
+export interface ReloadReport {
+  /** Tokens in force after the reload (0 with auth disabled). */
+  tokens: number;
+}
+
 export function createServer(input: ServerConfigInput & { logger?: Logger }): LanceServer {
   const config = resolveConfig(input);
   const log = input.logger ?? defaultLogger();
+  const auth = new TokenAuth(config.auth);
   let registry: TopicRegistry | null = null;
   const metrics = createMetrics(() =>
     (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
@@ -57,7 +69,10 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     const t0 = Date.now();
     mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
     const dir = config.wal.dir ?? walDir(config.dataDir);
-    log.info({ dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly }, "starting lance (standalone)");
+    log.info(
+      { dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false },
+      "starting lance (standalone)",
+    );
     wal = await Wal.open(dir, {
       segmentSize: config.wal.segmentSize,
       groupCommitWindowMs: config.wal.groupCommitWindowMs,
@@ -74,7 +89,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     const replay = await writes.replay();
     await writes.checkpoint();
     log.info({ ...replay, topics: registry.list().length, ms: Date.now() - t0 }, "recovery complete");
-    const broker = new Broker(config, registry, writes, new ConsumerOffsets(config.dataDir), metrics, log);
+    const broker = new Broker(config, registry, writes, new ConsumerOffsets(config.dataDir), metrics, log, auth);
 
     tcp = createTcpServer((socket) => {
       if (state !== "running") return socket.destroy();
@@ -126,11 +141,18 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     return { drained };
   }
 
+  async function reload(): Promise<ReloadReport> {
+    const tokens = auth.reload();
+    log.info({ tokens }, "reloaded: auth tokens");
+    return { tokens };
+  }
+
   return {
     config,
     metrics,
     start,
     stop,
+    reload,
     address: () => {
       if (!tcp) throw new Error("server not started");
       return addressOf(tcp);

@@ -1,7 +1,8 @@
 import { Admin, LanceClient, Producer } from "@lance/client";
 import { EXIT_OK, EXIT_PROBLEM, type CommandIO } from "../io.js";
+import { securityOf, type RemoteSecurity } from "./session.js";
 
-export interface BenchOptions {
+export interface BenchOptions extends RemoteSecurity {
   /** `host:port` of the server. */
   endpoint: string;
   /** Ensured (created if missing). */
@@ -120,7 +121,7 @@ export async function runBench(options: BenchOptions, io: CommandIO): Promise<nu
   for (const [name, v] of [["connections", o.connections], ["pipeline", o.pipeline], ["msg-size", o.msgSize], ["max-in-flight", o.maxInFlight]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`--${name} must be a positive integer, got ${v}`);
   }
-  const setup = new LanceClient({ server: o.endpoint });
+  const setup = new LanceClient({ ...securityOf(o), server: o.endpoint });
   let topic;
   try {
     topic = await new Admin(setup).ensureTopic(o.topicName);
@@ -128,7 +129,7 @@ export async function runBench(options: BenchOptions, io: CommandIO): Promise<nu
     setup.close();
   }
   const payload = benchPayload(o.msgSize);
-  const clients = Array.from({ length: o.connections }, () => new LanceClient({ server: o.endpoint, requestTimeoutMs: 15_000 }));
+  const clients = Array.from({ length: o.connections }, () => new LanceClient({ ...securityOf(o), server: o.endpoint, requestTimeoutMs: 15_000 }));
   const producers = clients.map(
     (c) => new Producer(c, { topicId: topic.id, framing: "raw", batchMaxBytes: o.batchBytes, lingerMs: o.lingerMs, maxInFlight: o.maxInFlight }),
   );

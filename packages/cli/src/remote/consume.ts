@@ -47,7 +47,7 @@ export async function runConsume(opts: ConsumeOptions, io: CommandIO): Promise<n
   const start = parseStart(opts.offset);
   const decoder = new TextDecoder();
   let records = 0;
-  await withClient(opts.server, async (client, admin) => {
+  await withClient(opts, async (client, admin) => {
     const topic = await admin.resolveTopic(opts.topic);
     const store = opts.consumer !== undefined ? new FileOffsetStore(opts.offsetsDir ?? DEFAULT_OFFSETS_DIR) : undefined;
     const consumer = new Consumer(client, {

@@ -29,7 +29,7 @@ export interface ProduceOptions extends RemoteOptions {
  */
 export async function runProduce(opts: ProduceOptions, io: CommandIO): Promise<number> {
   const started = performance.now();
-  const result = await withClient(opts.server, async (client, admin) => {
+  const result = await withClient(opts, async (client, admin) => {
     const topic = await admin.resolveTopic(opts.topic);
     const producer = new Producer(client, { topicId: topic.id, lingerMs: opts.lingerMs ?? 5, batchMaxBytes: opts.batchBytes ?? 256 * 1024 });
     let sent = 0;

@@ -2,14 +2,26 @@ import { Admin, LanceClient, type TopicInfo } from "@lance/client";
 
 export const DEFAULT_SERVER = "127.0.0.1:1992";
 
-export interface RemoteOptions {
+/** How a remote command proves who it is (lnc `--token`). */
+export interface RemoteSecurity {
+  /** Sent in an Authenticate frame on every connection. */
+  token?: string;
+}
+
+export interface RemoteOptions extends RemoteSecurity {
   /** `host:port`; default 127.0.0.1:1992. */
   server?: string;
 }
 
+/** The security options of `o` without undefined members (exactOptionalPropertyTypes). */
+export function securityOf(o: RemoteSecurity): RemoteSecurity {
+  return o.token !== undefined ? { token: o.token } : {};
+}
+
 /** A client tuned for a command line: a few quick retries, then a clear error. */
-export function cliClient(server: string | undefined): LanceClient {
+export function cliClient(server: string | undefined, security: RemoteSecurity = {}): LanceClient {
   return new LanceClient({
+    ...securityOf(security),
     server: server ?? DEFAULT_SERVER,
     connectTimeoutMs: 5_000,
     requestTimeoutMs: 30_000,
@@ -18,8 +30,9 @@ export function cliClient(server: string | undefined): LanceClient {
 }
 
 /** Runs `body` with a client and an Admin, closing the client afterwards. */
-export async function withClient<T>(server: string | undefined, body: (client: LanceClient, admin: Admin) => Promise<T>): Promise<T> {
-  const client = cliClient(server);
+export async function withClient<T>(target: string | undefined | RemoteOptions, body: (client: LanceClient, admin: Admin) => Promise<T>): Promise<T> {
+  const opts = typeof target === "object" ? target : { server: target };
+  const client = cliClient(opts.server, opts);
   try {
     return await body(client, new Admin(client));
   } finally {

@@ -19,7 +19,7 @@ export interface ListTopicsRemoteOptions extends RemoteOptions {
 
 /** `lnc list-topics --server`: a JSON array of `{id, name, created_at, topic_epoch}` for scripts. */
 export async function runListTopicsRemote(opts: ListTopicsRemoteOptions, io: CommandIO): Promise<number> {
-  const topics = await withClient(opts.server, (_c, admin) => admin.listTopics());
+  const topics = await withClient(opts, (_c, admin) => admin.listTopics());
   if (opts.json || !opts.stdoutIsTTY) {
     io.out(toJson(topics.map(topicJson)));
     return EXIT_OK;
@@ -39,7 +39,7 @@ export interface TopicInfoOptions extends RemoteOptions {
 
 /** `lnc topic-info`: the topic's metadata and its end offset (one past the last record). */
 export async function runTopicInfo(opts: TopicInfoOptions, io: CommandIO): Promise<number> {
-  const { topic, end } = await withClient(opts.server, async (_c, admin) => {
+  const { topic, end } = await withClient(opts, async (_c, admin) => {
     const found = await admin.resolveTopic(opts.topic);
     const topic = await admin.getTopic(found.id);
     return { topic, end: await admin.endOffset(found.id) };
@@ -79,7 +79,7 @@ export async function runCreateTopic(opts: CreateTopicOptions, io: CommandIO): P
     opts.maxAgeSecs !== undefined || opts.maxBytes !== undefined
       ? { maxAgeSecs: parseU64("--max-age-secs", opts.maxAgeSecs ?? "0"), maxBytes: parseU64("--max-bytes", opts.maxBytes ?? "0") }
       : undefined;
-  const result = await withClient(opts.server, async (_c, admin) => {
+  const result = await withClient(opts, async (_c, admin) => {
     const existing = (await admin.listTopics()).find((t) => t.name === opts.name);
     if (existing) return { topic: existing as TopicInfo, created: false };
     return { topic: (await admin.ensureTopic(opts.name, retention)) as TopicInfo, created: true };
@@ -98,7 +98,7 @@ export interface DeleteTopicOptions extends RemoteOptions {
 }
 
 export async function runDeleteTopic(opts: DeleteTopicOptions, io: CommandIO): Promise<number> {
-  const topic = await withClient(opts.server, async (_c, admin) => {
+  const topic = await withClient(opts, async (_c, admin) => {
     const t = await admin.resolveTopic(opts.topic);
     await admin.deleteTopic(t.id);
     return t;
@@ -118,7 +118,7 @@ export interface SetRetentionOptions extends RemoteOptions {
 export async function runSetRetention(opts: SetRetentionOptions, io: CommandIO): Promise<number> {
   const maxAgeSecs = parseU64("--max-age-secs", opts.maxAgeSecs);
   const maxBytes = parseU64("--max-bytes", opts.maxBytes);
-  const { topic, retention } = await withClient(opts.server, async (_c, admin) => {
+  const { topic, retention } = await withClient(opts, async (_c, admin) => {
     const topic = await admin.resolveTopic(opts.topic);
     return { topic, retention: await admin.setRetention(topic.id, { maxAgeSecs, maxBytes }) };
   });

@@ -1,0 +1,59 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { readConfigFile } from "./config-file.js";
+import { LANCE, Wire, killAllLance, startLance } from "./test-lance.js";
+
+afterEach(killAllLance);
+
+const dir = () => mkdtempSync(join(tmpdir(), "lance-sec-"));
+const authenticate = (token: string) => ({ type: "authenticate" as const, token: Buffer.from(token) });
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("lance [auth]", () => {
+  it("maps [auth] keys; token_file is relative to the config file", () => {
+    const d = dir();
+    const p = join(d, "lance.toml");
+    writeFileSync(p, '[auth]\nenabled = true\ntokens = ["a", "b"]\ntoken_file = "tokens.txt"\nwrite_only = true\n');
+    expect(readConfigFile(p).layer.auth).toEqual({ enabled: true, tokens: ["a", "b"], tokenFile: join(d, "tokens.txt"), writeOnly: true });
+    writeFileSync(p, "[auth]\nenabled = 1\n");
+    expect(() => readConfigFile(p)).toThrow(/auth\.enabled must be true or false/);
+  });
+
+  it("refuses to start with auth enabled and no tokens, with a clear message", () => {
+    const d = dir();
+    const p = join(d, "lance.toml");
+    writeFileSync(p, `data_dir = "${join(d, "data")}"\n[auth]\nenabled = true\n`);
+    const r = spawnSync(process.execPath, [LANCE, "--config", p, "--listen", "127.0.0.1:0", "--health", "off", "--metrics", "off"], { encoding: "utf8", timeout: 30_000 });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/\[auth\] enabled = true needs tokens or a token_file/);
+  });
+
+  it("SIGHUP re-reads token_file without dropping connections", async () => {
+    const d = dir();
+    writeFileSync(join(d, "tokens"), "tok-alpha-7f3\n");
+    const p = join(d, "lance.toml");
+    writeFileSync(p, `data_dir = "${join(d, "data")}"\n[auth]\nenabled = true\ntoken_file = "tokens"\n`);
+    const lance = await startLance(["--config", p]);
+    const w = await Wire.open(lance.port);
+    expect(await w.request(authenticate("tok-bravo-9k2"))).toMatchObject({ ok: false });
+    writeFileSync(join(d, "tokens"), "# rotated\ntok-bravo-9k2\n");
+    lance.proc.kill("SIGHUP");
+    await waitFor(() => lance.logs.some((l) => l.includes("reload complete")), "the reload log line");
+    expect(await w.request(authenticate("tok-bravo-9k2"))).toMatchObject({ ok: true });
+    expect(await w.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
+    expect(lance.logs.join("\n")).not.toMatch(/tok-alpha|tok-bravo/);
+    w.close();
+    lance.proc.kill("SIGTERM");
+    expect(await lance.exited).toBe(0);
+  });
+});
