@@ -102,6 +102,18 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
     };
   }
 
+  const tls = table("tls");
+  if (Object.keys(tls).length > 0) {
+    const file = (key: string) => relativeTo(path, str(tls[key], `tls.${key}`));
+    layer.tls = {
+      ...(tls.enabled !== undefined ? { enabled: bool(tls.enabled, "tls.enabled") } : {}),
+      ...(tls.require_client_cert !== undefined ? { requireClientCert: bool(tls.require_client_cert, "tls.require_client_cert") } : {}),
+      ...(tls.cert_path !== undefined ? { certPath: file("cert_path") } : {}),
+      ...(tls.key_path !== undefined ? { keyPath: file("key_path") } : {}),
+      ...(tls.ca_path !== undefined ? { caPath: file("ca_path") } : {}),
+    };
+  }
+
   // The runbook appends `read_only = true` to the end of the file, which TOML places inside
   // whatever table comes last. Honour it wherever it landed, and say where it was found.
   const readOnly = findReadOnly(raw);

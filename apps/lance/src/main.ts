@@ -31,7 +31,7 @@ const program = new Command()
   .option("--read-only", "reject writes, serve reads")
   .addHelpText(
     "after",
-    "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.\nSIGHUP re-reads [auth] token_file without dropping connections.",
+    "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.\nSIGHUP re-reads [auth] token_file and the [tls] certificate, key and CA without dropping connections.",
   )
   .parse();
 

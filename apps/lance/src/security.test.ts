@@ -1,13 +1,17 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { spawnSync } from "node:child_process";
+import { encodeMessage } from "@lance/protocol";
 import { readConfigFile } from "./config-file.js";
 import { LANCE, Wire, killAllLance, startLance } from "./test-lance.js";
+import { makeTestCerts, opensslMissing } from "./test-certs.js";
 
 afterEach(killAllLance);
 
+const KEEPALIVE_FRAME = encodeMessage({ type: "keepalive" });
 const dir = () => mkdtempSync(join(tmpdir(), "lance-sec-"));
 const authenticate = (token: string) => ({ type: "authenticate" as const, token: Buffer.from(token) });
 
@@ -53,6 +57,43 @@ describe("lance [auth]", () => {
     expect(await w.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
     expect(lance.logs.join("\n")).not.toMatch(/tok-alpha|tok-bravo/);
     w.close();
+    lance.proc.kill("SIGTERM");
+    expect(await lance.exited).toBe(0);
+  });
+});
+
+/** "ok" when a Keepalive over TLS trusting `ca` is answered, else what went wrong. */
+function tlsKeepalive(port: number, ca: string): Promise<string> {
+  return new Promise((resolve) => {
+    const s = tlsConnect({ port, host: "127.0.0.1", ca: readFileSync(ca) }, () => s.write(Buffer.from(KEEPALIVE_FRAME)));
+    const done = (r: string) => {
+      s.destroy();
+      resolve(r);
+    };
+    s.on("data", () => done("ok"));
+    s.on("error", (err: Error & { code?: string }) => done(err.code ?? err.message));
+    s.on("close", () => done("closed"));
+  });
+}
+
+describe.skipIf(opensslMissing !== null)(`lance [tls]${opensslMissing ? ` (skipped: ${opensslMissing})` : ""}`, () => {
+  it("maps [tls] keys (paths relative to the config file) and reloads the certificate on SIGHUP", async () => {
+    const certs = makeTestCerts();
+    const d = dir();
+    copyFileSync(certs.serverCert, join(d, "server.pem"));
+    copyFileSync(certs.serverKey, join(d, "server.key"));
+    const p = join(d, "lance.toml");
+    writeFileSync(p, `data_dir = "${join(d, "data")}"\n[tls]\nenabled = true\ncert_path = "server.pem"\nkey_path = "server.key"\n`);
+    expect(readConfigFile(p).layer.tls).toEqual({ enabled: true, certPath: join(d, "server.pem"), keyPath: join(d, "server.key") });
+
+    const lance = await startLance(["--config", p]);
+    expect(await tlsKeepalive(lance.port, certs.ca)).toBe("ok");
+    copyFileSync(certs.otherServerCert, join(d, "server.pem"));
+    copyFileSync(certs.otherServerKey, join(d, "server.key"));
+    lance.proc.kill("SIGHUP");
+    await waitFor(() => lance.logs.some((l) => l.includes("reload complete")), "the reload log line");
+    expect(await tlsKeepalive(lance.port, certs.otherCa)).toBe("ok");
+    expect(await tlsKeepalive(lance.port, certs.ca)).not.toBe("ok");
     lance.proc.kill("SIGTERM");
     expect(await lance.exited).toBe(0);
   });

@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError, Option } from "commander";
 import {
   BENCH_DEFAULTS,
@@ -34,6 +35,46 @@ function nonNegativeInt(value: string): number {
 
 /** `--token` of every remote command; the environment keeps it out of `ps` and shell history. */
 const tokenOption = () => new Option("--token <token>", "auth token sent on connect, for servers with [auth] enabled").env("LANCE_TOKEN");
+
+/** The security flags every remote command takes. */
+interface SecurityFlags {
+  token?: string;
+  tls?: boolean;
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+/** Adds --token, --tls, --ca, --cert, --key to a remote command. */
+function securityFlags(cmd: Command): Command {
+  return cmd
+    .addOption(tokenOption())
+    .option("--tls", "connect with TLS (servers with [tls] enabled); implied by --ca, --cert, --key")
+    .option("--ca <pem>", "CA certificate(s) the server certificate must chain to (default: Node's bundled roots)")
+    .option("--cert <pem>", "client certificate, for servers with require_client_cert (with --key)")
+    .option("--key <pem>", "private key of --cert");
+}
+
+/** Turns the security flags into client options (reads the PEM files); the rest of `o` is kept. */
+function remote<T extends SecurityFlags>(o: T): Omit<T, keyof SecurityFlags> & RemoteSecurity {
+  const { token, tls, ca, cert, key, ...rest } = o;
+  if ((cert === undefined) !== (key === undefined)) throw new InvalidArgumentError("--cert and --key go together");
+  const pem = (path: string, flag: string): Buffer => {
+    try {
+      return readFileSync(path);
+    } catch (err) {
+      throw new InvalidArgumentError(`${flag} ${path}: ${(err as Error).message}`);
+    }
+  };
+  const useTls = tls === true || ca !== undefined || cert !== undefined;
+  return {
+    ...rest,
+    ...(token !== undefined ? { token } : {}),
+    ...(useTls
+      ? { tls: { ...(ca !== undefined ? { ca: pem(ca, "--ca") } : {}), ...(cert !== undefined && key !== undefined ? { cert: pem(cert, "--cert"), key: pem(key, "--key") } : {}) } }
+      : {}),
+  };
+}
 
 /** Runs a command body; typed errors become one clear line on stderr and exit code 2. */
 function action<T>(body: (opts: T) => number | Promise<number>): (opts: T) => Promise<void> {
@@ -102,19 +143,17 @@ program
   .option("--json", "machine-readable output")
   .action(action((o: { path: string; limit: number; json?: boolean }) => runInspectIndex(o, processIO)));
 
-program
-  .command("list-topics")
+securityFlags(program.command("list-topics"))
   .description("list the topics of a data directory (--path, offline) or of a running server (--server)")
   .option("-p, --path <data_dir>", "data directory (holds segments/): read the files, no server needed")
   .option("-s, --server <host:port>", "ask a running server")
-  .addOption(tokenOption())
   .option("--json", "JSON array of topics, each with a name field (the default with --server when stdout is not a terminal)")
   .action(
-    action((o: RemoteSecurity & { path?: string; server?: string; json?: boolean }) => {
+    action((o: SecurityFlags & { path?: string; server?: string; json?: boolean }) => {
       const mode = listTopicsMode(o, processIO);
       if (typeof mode === "number") return mode;
       if (mode === "offline") return runListTopicsOffline({ path: o.path!, ...(o.json ? { json: true } : {}) }, processIO);
-      return runListTopicsRemote({ ...securityOf(o), server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
+      return runListTopicsRemote({ ...securityOf(remote(o)), server: o.server!, ...(o.json ? { json: true } : {}), stdoutIsTTY: Boolean(process.stdout.isTTY) }, processIO);
     }),
   );
 
@@ -148,11 +187,9 @@ program
 const SERVER_FLAG = ["-s, --server <host:port>", "server client address", DEFAULT_SERVER] as const;
 
 
-program
-  .command("produce")
+securityFlags(program.command("produce"))
   .description("send records to a topic: --data, --file (one record per line) or stdin lines; waits for every ack")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("-d, --data <string>", "one record")
   .option("-f, --file <path>", "read records from a file, one per line")
@@ -160,16 +197,14 @@ program
   .option("--linger-ms <n>", "batch linger", nonNegativeInt, 5)
   .option("--json", "machine-readable summary")
   .action(
-    action((o: RemoteSecurity & { server: string; topic: string; data?: string; file?: string; raw?: boolean; lingerMs: number; json?: boolean }) =>
-      runProduce({ ...o, stdin: process.stdin }, processIO),
+    action((o: SecurityFlags & { server: string; topic: string; data?: string; file?: string; raw?: boolean; lingerMs: number; json?: boolean }) =>
+      runProduce({ ...remote(o), stdin: process.stdin }, processIO),
     ),
   );
 
-program
-  .command("consume")
+securityFlags(program.command("consume"))
   .description("print a topic's records, one per line; skipped offset ranges are reported on stderr")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("-o, --offset <earliest|latest|N|@time>", "where to start: a record offset, or @ISO-8601 / @ns for the first record at or after that time", "earliest")
   .option("-m, --max-records <n>", "stop after this many records", nonNegativeInt)
@@ -180,60 +215,50 @@ program
   .option("--offsets-dir <dir>", "where --consumer offsets are kept (default ~/.lnc/offsets)")
   .action(
     action(
-      (o: RemoteSecurity & { server: string; topic: string; offset: string; maxRecords?: number; follow?: boolean; json?: boolean; raw?: boolean; consumer?: string; offsetsDir?: string }) => {
+      (o: SecurityFlags & { server: string; topic: string; offset: string; maxRecords?: number; follow?: boolean; json?: boolean; raw?: boolean; consumer?: string; offsetsDir?: string }) => {
         const stop = new AbortController();
         process.once("SIGINT", () => stop.abort());
         process.once("SIGTERM", () => stop.abort());
-        return runConsume({ ...o, signal: stop.signal }, processIO);
+        return runConsume({ ...remote(o), signal: stop.signal }, processIO);
       },
     ),
   );
 
-program
-  .command("create-topic")
+securityFlags(program.command("create-topic"))
   .description("create a topic (an existing one of that name is reported and left unchanged)")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-n, --name <name>", "topic name: letters, digits, dashes")
   .option("--max-age-secs <s>", "retention by age (0 = unlimited)")
   .option("--max-bytes <b>", "retention by size (0 = unlimited)")
   .option("--json", "machine-readable output")
-  .action(action((o: RemoteSecurity & { server: string; name: string; maxAgeSecs?: string; maxBytes?: string; json?: boolean }) => runCreateTopic(o, processIO)));
+  .action(action((o: SecurityFlags & { server: string; name: string; maxAgeSecs?: string; maxBytes?: string; json?: boolean }) => runCreateTopic(remote(o), processIO)));
 
-program
-  .command("delete-topic")
+securityFlags(program.command("delete-topic"))
   .description("delete a topic and its data")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
-  .action(action((o: RemoteSecurity & { server: string; topic: string }) => runDeleteTopic(o, processIO)));
+  .action(action((o: SecurityFlags & { server: string; topic: string }) => runDeleteTopic(remote(o), processIO)));
 
-program
-  .command("topic-info")
+securityFlags(program.command("topic-info"))
   .description("show a topic's id, creation time, epoch and next offset")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("--json", "machine-readable output")
-  .action(action((o: RemoteSecurity & { server: string; topic: string; json?: boolean }) => runTopicInfo(o, processIO)));
+  .action(action((o: SecurityFlags & { server: string; topic: string; json?: boolean }) => runTopicInfo(remote(o), processIO)));
 
-program
-  .command("set-retention")
+securityFlags(program.command("set-retention"))
   .description("set a topic's retention limits (0 = unlimited)")
   .option(...SERVER_FLAG)
-  .addOption(tokenOption())
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .requiredOption("--max-age-secs <s>", "maximum age in seconds")
   .requiredOption("--max-bytes <b>", "maximum size in bytes")
   .option("--json", "machine-readable output")
-  .action(action((o: RemoteSecurity & { server: string; topic: string; maxAgeSecs: string; maxBytes: string; json?: boolean }) => runSetRetention(o, processIO)));
+  .action(action((o: SecurityFlags & { server: string; topic: string; maxAgeSecs: string; maxBytes: string; json?: boolean }) => runSetRetention(remote(o), processIO)));
 
 const d = BENCH_DEFAULTS;
-program
-  .command("bench")
+securityFlags(program.command("bench"))
   .description("producer benchmark like upstream lnc-bench: msg/s, MB/s, ack latency percentiles, errors (exit 1 on errors)")
   .requiredOption("-e, --endpoint <host:port>", "server client address")
-  .addOption(tokenOption())
   .option("-t, --topic-name <name>", "topic (created if missing)", d.topicName)
   .option("-c, --connections <n>", "connections (one producer each)", nonNegativeInt, d.connections)
   .option("-p, --pipeline <n>", "messages in flight per connection", nonNegativeInt, d.pipeline)
@@ -248,7 +273,7 @@ program
   .option("--json", "machine-readable report")
   .action(
     action(
-      (o: RemoteSecurity & {
+      (o: SecurityFlags & {
         endpoint: string;
         topicName: string;
         connections: number;
@@ -262,7 +287,7 @@ program
         reportInterval: number;
         maxErrors: number;
         json?: boolean;
-      }) => runBench({ ...o, batchBytes: o.batchSize }, processIO),
+      }) => runBench({ ...remote(o), batchBytes: o.batchSize }, processIO),
     ),
   );
 

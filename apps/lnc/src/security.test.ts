@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { createServer, type LanceServer, type Logger } from "@lance/server";
 import { LNC, lncAsync as lnc, type Run } from "./test-lnc.js";
+import { makeTestCerts, opensslMissing } from "./test-certs.js";
 
 const silent: Logger = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
 
@@ -55,5 +56,34 @@ describe("lnc --token against a server with [auth] enabled", () => {
     const consumed = await lncWithEnvToken(["consume", "--server", S, "--topic", "secured", "--max-records", "1"], "lnc-test-token");
     expect(consumed.code).toBe(0);
     expect(consumed.out.trim()).toBe("hello");
+  });
+});
+
+describe.skipIf(opensslMissing !== null)(`lnc --tls --ca --cert --key${opensslMissing ? ` (skipped: ${opensslMissing})` : ""}`, () => {
+  it("talks to an mTLS server with the flags; without --tls it is told TLS is required", async () => {
+    const certs = makeTestCerts();
+    const tlsServer = createServer({
+      dataDir: mkdtempSync(join(tmpdir(), "lnc-tls-")),
+      listen: { host: "127.0.0.1", port: 0 },
+      logger: silent,
+      tls: { enabled: true, certPath: certs.serverCert, keyPath: certs.serverKey, caPath: certs.ca, requireClientCert: true },
+    });
+    await tlsServer.start();
+    try {
+      const T = `127.0.0.1:${tlsServer.address().port}`;
+      const flags = ["--tls", "--ca", certs.ca, "--cert", certs.clientCert, "--key", certs.clientKey];
+      const created = await lnc(["create-topic", "--server", T, "--name", "tls-topic", ...flags]);
+      expect(created.code).toBe(0);
+      const listed = await lnc(["list-topics", "--server", T, "--json", ...flags]);
+      expect(listed.code).toBe(0);
+      expect((JSON.parse(listed.out) as Array<{ name: string }>).map((t) => t.name)).toEqual(["tls-topic"]);
+      const plain = await lnc(["list-topics", "--server", T]);
+      expect(plain.code).not.toBe(0);
+      expect(plain.err).toMatch(/TLS required.*--tls/);
+      const halfFlags = await lnc(["list-topics", "--server", T, "--cert", certs.clientCert]);
+      expect(halfFlags.err).toMatch(/--cert and --key go together/);
+    } finally {
+      await tlsServer.stop();
+    }
   });
 });

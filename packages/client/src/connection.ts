@@ -1,4 +1,5 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
 import {
   FrameDecoder,
   TAIL_OFFSET,
@@ -28,9 +29,22 @@ export interface ConnectionOptions {
   maxInFlight?: number;
   /** Sent in an Authenticate frame right after connecting (servers with `[auth] enabled`). */
   token?: string;
+  /** Connect with TLS (servers with `[tls] enabled`). */
+  tls?: ClientTlsOptions;
 }
 
-type ResolvedOptions = Required<Omit<ConnectionOptions, "token">> & Pick<ConnectionOptions, "token">;
+/** PEM contents (not paths), as node:tls takes them. */
+export interface ClientTlsOptions {
+  /** CA(s) the server certificate must chain to; default: Node's bundled roots. */
+  ca?: string | Buffer;
+  /** Client certificate and key, for servers with `require_client_cert` (mTLS). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** Name the server certificate must carry; default: the host of the address. */
+  servername?: string;
+}
+
+type ResolvedOptions = Required<Omit<ConnectionOptions, "token" | "tls">> & Pick<ConnectionOptions, "token" | "tls">;
 
 export type FetchResult =
   /** `recordCount` records, offsets `[nextOffset − recordCount, nextOffset)`; empty data at the end of the log. */
@@ -93,8 +107,8 @@ export class Connection {
     }
     if (reply.type === "authenticateResponse" && reply.ok) return conn;
     conn.close();
-    const why = reply.type === "authenticateResponse" ? reply.message : reply.type === "errorResponse" ? reply.message : `unexpected ${reply.type} reply`;
-    throw new ClientError("LNC_CLIENT_AUTH_REQUIRED", `server ${conn.address} refused the token: ${why}`, { server: conn.address });
+    if (reply.type !== "authenticateResponse") throw conn.errorFor(reply);
+    throw new ClientError("LNC_CLIENT_AUTH_REQUIRED", `server ${conn.address} refused the token: ${reply.message}`, { server: conn.address });
   }
 
   private static open(server: string | ServerAddress, options: ConnectionOptions): Promise<Connection> {
@@ -104,18 +118,31 @@ export class Connection {
     if (!Number.isInteger(o.maxInFlight) || o.maxInFlight < 1) {
       return Promise.reject(new ClientError("LNC_CLIENT_BAD_ARGUMENT", `maxInFlight must be a positive integer, got ${o.maxInFlight}`));
     }
+    const tls = o.tls;
     return new Promise((resolve, reject) => {
-      const socket = netConnect({ host: addr.host, port: addr.port, noDelay: true });
+      const socket = tls
+        ? tlsConnect({
+            host: addr.host,
+            port: addr.port,
+            ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
+            ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+            ...(tls.key !== undefined ? { key: tls.key } : {}),
+            // SNI must not be an IP address; the certificate's IP SAN is still checked.
+            ...(tls.servername !== undefined ? { servername: tls.servername } : isIP(addr.host) ? {} : { servername: addr.host }),
+          })
+        : netConnect({ host: addr.host, port: addr.port, noDelay: true });
       const timer = setTimeout(() => {
         socket.destroy();
-        reject(new ClientError("LNC_CLIENT_CONNECT_TIMEOUT", `no connection to ${address} within ${o.connectTimeoutMs} ms`, { server: address }));
+        const hint = tls ? " (TLS handshake not completed: is [tls] enabled on the server?)" : "";
+        reject(new ClientError("LNC_CLIENT_CONNECT_TIMEOUT", `no connection to ${address} within ${o.connectTimeoutMs} ms${hint}`, { server: address }));
       }, o.connectTimeoutMs);
       const onError = (err: Error) => {
         clearTimeout(timer);
-        reject(new ClientError("LNC_CLIENT_CONNECT_FAILED", `cannot connect to ${address}: ${err.message}`, { cause: err, server: address }));
+        const message = tls ? `TLS connection to ${address} failed: ${err.message}${tlsHint(err)}` : `cannot connect to ${address}: ${err.message}`;
+        reject(new ClientError("LNC_CLIENT_CONNECT_FAILED", message, { cause: err, server: address }));
       };
       socket.once("error", onError);
-      socket.once("connect", () => {
+      socket.once(tls ? "secureConnect" : "connect", () => {
         clearTimeout(timer);
         socket.off("error", onError);
         socket.setNoDelay(true);
@@ -243,7 +270,8 @@ export class Connection {
     if (this.retiring) throw new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${this.address} is closing`, { server: this.address });
   }
 
-  private errorFor(reply: ServerMessage): ClientError {
+  /** The error an unexpected or ErrorResponse reply stands for. */
+  errorFor(reply: ServerMessage): ClientError {
     if (reply.type === "errorResponse") return serverError(reply.message, this.address);
     return new ClientError("LNC_CLIENT_UNEXPECTED_REPLY", `unexpected ${reply.type} reply from ${this.address}`, { server: this.address });
   }
@@ -334,6 +362,17 @@ function answers(p: Pending, reply: LwpMessage): boolean {
     case "offsetForTime":
       return reply.type === "offsetForTimeResponse";
   }
+}
+
+/** What to check after a failed TLS connect, from what node:tls reported. */
+function tlsHint(err: Error & { code?: string }): string {
+  const code = err.code ?? "";
+  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return " (the server certificate is not trusted: check --ca and the name it is issued for)";
+  if (/WRONG_VERSION_NUMBER|ECONNRESET|PACKET_LENGTH_TOO_LONG/.test(code) || /disconnected before secure TLS connection/.test(err.message)) {
+    return " (is [tls] enabled on the server? A plaintext port: connect without --tls)";
+  }
+  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/.test(code)) return " (the server refused the client certificate: check --cert/--key)";
+  return "";
 }
 
 export function nowNs(): bigint {

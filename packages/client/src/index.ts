@@ -1,6 +1,6 @@
 export { DEFAULT_PORT, DEFAULT_SERVER, parseAddress, formatAddress, type ServerAddress } from "./address.js";
 export { ClientError, isClientError, serverError, type ClientErrorCode, type ClientErrorDetails } from "./errors.js";
-export { Connection, nowNs, type ConnectionOptions, type FetchResult } from "./connection.js";
+export { Connection, nowNs, type ClientTlsOptions, type ConnectionOptions, type FetchResult } from "./connection.js";
 export { LanceClient, DEFAULT_RETRY, type ClientOptions, type RetryOptions } from "./client.js";
 export { TLV_HEADER_SIZE, RECORD_TYPE_DATA, encodeTlv, decodeTlv, type TlvRecord } from "./framing.js";
 export { Producer, type Framing, type ProducerOptions, type ProducerStats } from "./producer.js";

@@ -101,7 +101,7 @@ describe("token auth ([auth] enabled)", () => {
     expect(await c.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
 
     writeFileSync(file, "new-token   \n# old-token revoked\n");
-    expect(await s.reload()).toEqual({ tokens: 1 });
+    expect(await s.reload()).toEqual({ tokens: 1, tls: false });
     expect(await c.request({ type: "listTopics" })).toEqual(REQUIRED);
     const d = await client(s);
     expect(await d.request(authenticate("old-token"))).toMatchObject({ ok: false, message: "Invalid token" });

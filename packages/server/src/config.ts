@@ -2,6 +2,7 @@ import { MAX_FETCH_RESPONSE_DATA } from "@lance/protocol";
 import { LanceError } from "@lance/segment-format";
 import { DEFAULT_AUTH, type AuthConfig } from "./auth.js";
 import { SecurityError } from "./errors.js";
+import { DEFAULT_TLS, tlsConfigProblem, type TlsConfig } from "./tls.js";
 
 export interface HostPort {
   host: string;
@@ -43,12 +44,15 @@ export interface ServerConfig {
   drainTimeoutMs: number;
   /** Token auth (`[auth]`); disabled by default. */
   auth: AuthConfig;
+  /** TLS on the client port (`[tls]`); disabled by default. */
+  tls: TlsConfig;
 }
 
-export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth">> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth" | "tls">> & {
   dataDir: string;
   wal?: Partial<ServerConfig["wal"]>;
   auth?: Partial<AuthConfig>;
+  tls?: Partial<TlsConfig>;
 };
 
 export const DEFAULT_CLIENT_PORT = 1992;
@@ -78,6 +82,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     maxInFlightPerConnection: input.maxInFlightPerConnection ?? 1024,
     drainTimeoutMs: input.drainTimeoutMs ?? 25_000,
     auth: { ...DEFAULT_AUTH, ...definedOnly(input.auth ?? {}) },
+    tls: { ...DEFAULT_TLS, ...definedOnly(input.tls ?? {}) },
   };
   const bad = (why: string): never => {
     throw new LanceError("LNC_BAD_CONFIG", why);
@@ -95,6 +100,8 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (c.auth.enabled && c.auth.tokens.length === 0 && !c.auth.tokenFile) {
     throw new SecurityError("LNC_AUTH_NO_TOKENS", "[auth] enabled = true needs tokens or a token_file (refusing to start with nothing to check tokens against)");
   }
+  const tlsProblem = tlsConfigProblem(c.tls);
+  if (tlsProblem) throw new SecurityError("LNC_TLS_CONFIG", tlsProblem);
   return c;
 }
 

@@ -1,4 +1,5 @@
-export { createServer, type LanceServer, type ReloadReport } from "./server.js";
+export { createServer, TLS_REQUIRED_TEXT, type LanceServer, type ReloadReport } from "./server.js";
+export type { TlsConfig } from "./tls.js";
 export { readTokenFile, type AuthConfig } from "./auth.js";
 export { SecurityError, isSecurityError, type SecurityErrorCode } from "./errors.js";
 export { resolveConfig, parseHostPort, DEFAULT_CLIENT_PORT, type ServerConfig, type ServerConfigInput, type HostPort } from "./config.js";

@@ -1,5 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { createServer as createTcpServer, type Server as TcpServer } from "node:net";
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
+import { encodeMessage } from "@lance/protocol";
 import type { Server as HttpServer } from "node:http";
 import { walDir } from "@lance/segment-format";
 import { Wal, type WalLogEvent } from "@lance/wal";
@@ -11,6 +13,7 @@ import { ConsumerOffsets } from "./consumer-offsets.js";
 import { startHttp, type HealthState } from "./http.js";
 import { defaultLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
+import { TLS_HANDSHAKE_RECORD, loadTlsMaterial, peerCommonName } from "./tls.js";
 import { TopicRegistry } from "./topic-registry.js";
 import { WritePath } from "./write-path.js";
 
@@ -26,8 +29,9 @@ export interface LanceServer {
    */
   stop(): Promise<{ drained: boolean }>;
   /**
-   * Re-reads what may change without a restart (SIGHUP): the `[auth]` token file. On error the
-   * previous settings stay in force and the error is thrown.
+   * Re-reads what may change without a restart (SIGHUP): the `[auth]` token file and the `[tls]`
+   * certificate, key and CA. Open connections are kept; new TLS connections use the new
+   * certificate. On error the previous settings stay in force and the error is thrown.
    */
   reload(): Promise<ReloadReport>;
   /** The bound client address (after start). */
@@ -38,12 +42,34 @@ export interface LanceServer {
 export interface ReloadReport {
   /** Tokens in force after the reload (0 with auth disabled). */
   tokens: number;
+  /** Whether TLS material was reloaded (false: TLS disabled). */
+  tls: boolean;
 }
+
+/** What a plaintext client on the TLS port is told before the connection closes. */
+export const TLS_REQUIRED_TEXT = "TLS required: this port accepts TLS connections only (connect with --tls)";
+/** A TLS client that has not finished its handshake by then is disconnected. */
+const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
 
 export function createServer(input: ServerConfigInput & { logger?: Logger }): LanceServer {
   const config = resolveConfig(input);
   const log = input.logger ?? defaultLogger();
   const auth = new TokenAuth(config.auth);
+  const tlsMaterial = config.tls.enabled ? loadTlsMaterial(config.tls) : null;
+  /**
+   * Does the TLS handshakes of the client port (it never listens itself: the TCP listener hands
+   * it the sockets whose first byte is a TLS handshake record).
+   */
+  const tlsServer: TlsServer | null = tlsMaterial
+    ? createTlsServer({
+        ...tlsMaterial,
+        requestCert: config.tls.requireClientCert,
+        rejectUnauthorized: config.tls.requireClientCert,
+        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+      })
+    : null;
+  /** Accepted sockets not yet Connections (TLS setup), by peer address: destroyed by stop(). */
+  const handshaking = new Map<string, Socket>();
   let registry: TopicRegistry | null = null;
   const metrics = createMetrics(() =>
     (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
@@ -70,7 +96,9 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
     const dir = config.wal.dir ?? walDir(config.dataDir);
     log.info(
-      { dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false },
+      { dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false,
+        tls: config.tls.enabled ? { requireClientCert: config.tls.requireClientCert } : false,
+      },
       "starting lance (standalone)",
     );
     wal = await Wal.open(dir, {
@@ -91,15 +119,66 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     log.info({ ...replay, topics: registry.list().length, ms: Date.now() - t0 }, "recovery complete");
     const broker = new Broker(config, registry, writes, new ConsumerOffsets(config.dataDir), metrics, log, auth);
 
-    tcp = createTcpServer((socket) => {
-      if (state !== "running") return socket.destroy();
-      metrics.connectionsTotal.inc();
+    const attach = (socket: Socket) => {
       metrics.connectionsActive.inc();
       const c = new Connection(socket, broker, { maxPayloadSize: config.maxPayloadSize, maxInFlight: config.maxInFlightPerConnection }, metrics, log, (gone) => {
         connections.delete(gone);
         metrics.connectionsActive.dec();
       });
       connections.add(c);
+    };
+    const refuse = (peer: string, type: string, msg: string, extra: object = {}) => {
+      metrics.errors.inc({ type });
+      log.warn({ peer, ...extra }, msg);
+    };
+    const acceptSecure = (socket: Socket, tls: TlsServer) => {
+      const peer = `${socket.remoteAddress}:${socket.remotePort}`;
+      handshaking.set(peer, socket);
+      const timer = setTimeout(() => {
+        refuse(peer, "tls_handshake_timeout", `no TLS handshake within ${TLS_HANDSHAKE_TIMEOUT_MS} ms: closing`);
+        socket.destroy();
+      }, TLS_HANDSHAKE_TIMEOUT_MS);
+      socket.on("error", (err) => log.debug({ peer, err: err.message }, "client socket error during TLS setup"));
+      socket.on("close", () => {
+        clearTimeout(timer);
+        if (handshaking.get(peer) === socket) handshaking.delete(peer);
+      });
+      socket.once("data", (chunk: Buffer) => {
+        clearTimeout(timer);
+        socket.pause();
+        if (chunk[0] !== TLS_HANDSHAKE_RECORD) {
+          refuse(peer, "tls_plaintext_client", "plaintext client on the TLS port: refused");
+          socket.end(encodeMessage({ type: "errorResponse", message: TLS_REQUIRED_TEXT }), () => socket.destroy());
+          return;
+        }
+        socket.unshift(chunk);
+        tls.emit("connection", socket);
+      });
+    };
+    if (tlsServer) {
+      tlsServer.on("secureConnection", (secure: TLSSocket) => {
+        const peer = `${secure.remoteAddress}:${secure.remotePort}`;
+        handshaking.delete(peer);
+        if (state !== "running") return secure.destroy();
+        log.debug({ peer, protocol: secure.getProtocol(), clientCN: peerCommonName(secure) }, "TLS connection established");
+        attach(secure);
+      });
+      tlsServer.on("tlsClientError", (err: Error & { code?: string }, secure: TLSSocket) => {
+        refuse(`${secure.remoteAddress}:${secure.remotePort}`, err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "tls_handshake_timeout" : "tls_handshake", `TLS handshake failed: ${err.message}`);
+      });
+    }
+
+    tcp = createTcpServer((socket) => {
+      if (state !== "running") return socket.destroy();
+      metrics.connectionsTotal.inc();
+      if (tlsServer) return acceptSecure(socket, tlsServer);
+      socket.once("data", (chunk: Buffer) => {
+        if (chunk[0] === TLS_HANDSHAKE_RECORD) {
+          metrics.errors.inc({ type: "tls_on_plaintext_port" });
+          log.warn({ peer: `${socket.remoteAddress}:${socket.remotePort}` }, "TLS handshake on the plaintext port: refused ([tls] is not enabled; the client must connect without TLS)");
+        }
+      });
+      attach(socket);
     });
     await listen(tcp, config.listen);
     for (const [addr, routes] of httpListeners(config, health, metrics)) http.push(await startHttp(addr, routes));
@@ -117,6 +196,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     for (const t of timers) clearInterval(t);
     const closed = tcp ? new Promise<void>((r) => tcp!.close(() => r())) : Promise.resolve();
     for (const c of connections) c.drainAndClose();
+    for (const socket of handshaking.values()) socket.destroy();
     const drained = await Promise.race([
       (async () => {
         while (connections.size > 0) await new Promise((r) => setTimeout(r, 10));
@@ -142,9 +222,12 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
   }
 
   async function reload(): Promise<ReloadReport> {
+    const material = config.tls.enabled ? loadTlsMaterial(config.tls) : null;
     const tokens = auth.reload();
-    log.info({ tokens }, "reloaded: auth tokens");
-    return { tokens };
+    // Only handshakes from now on use it; established connections keep their session.
+    if (material) tlsServer?.setSecureContext(material);
+    log.info({ tokens, tls: material !== null }, "reloaded: auth tokens and TLS material");
+    return { tokens, tls: material !== null };
   }
 
   return {

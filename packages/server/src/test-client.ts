@@ -1,4 +1,5 @@
 import { connect, type Socket } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from "node:tls";
 import { FrameDecoder, decodeMessage, encodeMessage, type ClientMessage, type LwpMessage } from "@lance/protocol";
 
 /** A bare LWP client for tests: send requests (pipelined), receive replies in order. */
@@ -25,6 +26,14 @@ export class RawClient {
   static connect(port: number, host = "127.0.0.1"): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const s = connect(port, host, () => resolve(new RawClient(s)));
+      s.once("error", reject);
+    });
+  }
+
+  /** Connects with TLS; rejects when the handshake fails on the client side. */
+  static connectTls(port: number, options: TlsOptions): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const s = tlsConnect({ port, host: "127.0.0.1", ...options }, () => resolve(new RawClient(s)));
       s.once("error", reject);
     });
   }

@@ -1,11 +1,13 @@
-import { Admin, LanceClient, type TopicInfo } from "@lance/client";
+import { Admin, LanceClient, type ClientTlsOptions, type TopicInfo } from "@lance/client";
 
 export const DEFAULT_SERVER = "127.0.0.1:1992";
 
-/** How a remote command proves who it is (lnc `--token`). */
+/** How a remote command reaches a secured server (lnc `--token`, `--tls --ca --cert --key`). */
 export interface RemoteSecurity {
   /** Sent in an Authenticate frame on every connection. */
   token?: string;
+  /** Connect with TLS (PEM contents). */
+  tls?: ClientTlsOptions;
 }
 
 export interface RemoteOptions extends RemoteSecurity {
@@ -15,7 +17,7 @@ export interface RemoteOptions extends RemoteSecurity {
 
 /** The security options of `o` without undefined members (exactOptionalPropertyTypes). */
 export function securityOf(o: RemoteSecurity): RemoteSecurity {
-  return o.token !== undefined ? { token: o.token } : {};
+  return { ...(o.token !== undefined ? { token: o.token } : {}), ...(o.tls !== undefined ? { tls: o.tls } : {}) };
 }
 
 /** A client tuned for a command line: a few quick retries, then a clear error. */
