@@ -14,7 +14,7 @@ export interface FileConfig {
 
 const KNOWN_ROOT = new Set([
   "node_id", "listen_addr", "replication_addr", "metrics_addr", "health_addr", "data_dir", "replication_mode", "peers",
-  "wal", "ingestion", "io", "monitoring", "retention_cleanup_interval_secs", "auth", "tls", "read_only", "log_level", "cluster",
+  "wal", "ingestion", "io", "monitoring", "retention_cleanup_interval_secs", "auth", "tls", "limits", "read_only", "log_level", "cluster",
   "replication_quorum_timeout_ms", "consumer_rate_limit_bytes_per_sec", "data_replication_channel_capacity", "replication_max_inflight",
 ]);
 
@@ -111,6 +111,20 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
       ...(tls.cert_path !== undefined ? { certPath: file("cert_path") } : {}),
       ...(tls.key_path !== undefined ? { keyPath: file("key_path") } : {}),
       ...(tls.ca_path !== undefined ? { caPath: file("ca_path") } : {}),
+    };
+  }
+
+  const limits = table("limits");
+  const limit = (key: string) => int(limits[key], `limits.${key}`);
+  if (limits.max_in_flight_requests_per_connection !== undefined) layer.maxInFlightPerConnection = limit("max_in_flight_requests_per_connection");
+  const limitKeys = ["max_connections", "max_connections_per_address", "first_frame_timeout_ms", "idle_timeout_secs", "max_in_flight_bytes_per_connection"];
+  if (limitKeys.some((k) => limits[k] !== undefined)) {
+    layer.limits = {
+      ...(limits.max_connections !== undefined ? { maxConnections: limit("max_connections") } : {}),
+      ...(limits.max_connections_per_address !== undefined ? { maxConnectionsPerAddress: limit("max_connections_per_address") } : {}),
+      ...(limits.first_frame_timeout_ms !== undefined ? { firstFrameTimeoutMs: limit("first_frame_timeout_ms") } : {}),
+      ...(limits.idle_timeout_secs !== undefined ? { idleTimeoutMs: limit("idle_timeout_secs") * 1000 } : {}),
+      ...(limits.max_in_flight_bytes_per_connection !== undefined ? { maxInFlightBytesPerConnection: limit("max_in_flight_bytes_per_connection") } : {}),
     };
   }
 

@@ -23,6 +23,23 @@ async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<
   }
 }
 
+describe("lance [limits]", () => {
+  it("maps [limits] keys", () => {
+    const p = join(dir(), "lance.toml");
+    writeFileSync(
+      p,
+      "[limits]\nmax_connections = 500\nmax_connections_per_address = 20\nfirst_frame_timeout_ms = 5000\nidle_timeout_secs = 0\nmax_in_flight_bytes_per_connection = 33554432\nmax_in_flight_requests_per_connection = 256\n",
+    );
+    expect(readConfigFile(p)).toEqual({
+      layer: {
+        maxInFlightPerConnection: 256,
+        limits: { maxConnections: 500, maxConnectionsPerAddress: 20, firstFrameTimeoutMs: 5000, idleTimeoutMs: 0, maxInFlightBytesPerConnection: 33554432 },
+      },
+      warnings: [],
+    });
+  });
+});
+
 describe("lance [auth]", () => {
   it("maps [auth] keys; token_file is relative to the config file", () => {
     const d = dir();

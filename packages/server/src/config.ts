@@ -1,8 +1,9 @@
-import { MAX_FETCH_RESPONSE_DATA } from "@lance/protocol";
+import { HEADER_SIZE, MAX_FETCH_RESPONSE_DATA } from "@lance/protocol";
 import { LanceError } from "@lance/segment-format";
 import { DEFAULT_AUTH, type AuthConfig } from "./auth.js";
 import { SecurityError } from "./errors.js";
 import { DEFAULT_TLS, tlsConfigProblem, type TlsConfig } from "./tls.js";
+import { DEFAULT_LIMITS, checkLimits, type LimitsConfig } from "./limits.js";
 
 export interface HostPort {
   host: string;
@@ -46,13 +47,16 @@ export interface ServerConfig {
   auth: AuthConfig;
   /** TLS on the client port (`[tls]`); disabled by default. */
   tls: TlsConfig;
+  /** Per-client limits (`[limits]`). */
+  limits: LimitsConfig;
 }
 
-export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth" | "tls">> & {
+export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth" | "tls" | "limits">> & {
   dataDir: string;
   wal?: Partial<ServerConfig["wal"]>;
   auth?: Partial<AuthConfig>;
   tls?: Partial<TlsConfig>;
+  limits?: Partial<LimitsConfig>;
 };
 
 export const DEFAULT_CLIENT_PORT = 1992;
@@ -83,6 +87,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     drainTimeoutMs: input.drainTimeoutMs ?? 25_000,
     auth: { ...DEFAULT_AUTH, ...definedOnly(input.auth ?? {}) },
     tls: { ...DEFAULT_TLS, ...definedOnly(input.tls ?? {}) },
+    limits: { ...DEFAULT_LIMITS, ...definedOnly(input.limits ?? {}) },
   };
   const bad = (why: string): never => {
     throw new LanceError("LNC_BAD_CONFIG", why);
@@ -102,6 +107,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   }
   const tlsProblem = tlsConfigProblem(c.tls);
   if (tlsProblem) throw new SecurityError("LNC_TLS_CONFIG", tlsProblem);
+  checkLimits(c.limits, c.maxPayloadSize + HEADER_SIZE);
   return c;
 }
 

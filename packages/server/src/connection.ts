@@ -1,20 +1,38 @@
 import type { Socket } from "node:net";
-import { FrameDecoder, decodeMessage, encodeMessage, isClientMessage, isProtocolError, ErrorText } from "@lance/protocol";
+import { FrameDecoder, HEADER_SIZE, decodeMessage, encodeMessage, isClientMessage, isProtocolError, ErrorText } from "@lance/protocol";
 import type { Broker, Reply } from "./broker.js";
 import type { AuthSession } from "./auth.js";
+import type { LimitEvent } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
+
+export interface ConnectionLimits {
+  maxPayloadSize: number;
+  /** Requests read and not yet answered before the socket is paused. */
+  maxInFlight: number;
+  /** Request bytes read and not yet answered before the socket is paused. */
+  maxInFlightBytes: number;
+  firstFrameTimeoutMs: number;
+  /** 0: no idle timeout. */
+  idleTimeoutMs: number;
+}
 
 /**
  * One client connection: decodes frames as they arrive, hands each request to the broker, and
  * writes the replies strictly in request order. When too many requests are in flight the
- * socket is paused (TCP pushes back on the client). A malformed frame gets an error reply and
- * the connection is closed; nothing of it reaches the write path.
+ * socket is paused (TCP pushes back on the client), by count and by request bytes. A malformed
+ * frame gets an error reply and the connection is closed; nothing of it reaches the write path.
+ * A connection that sends no complete frame within the first-frame timeout (slowloris), or no
+ * request for the idle timeout, is closed: the server never sends unsolicited frames, so
+ * there is nothing to tell it first.
  */
 export class Connection {
   private readonly decoder: FrameDecoder;
   private readonly session: AuthSession;
-  private readonly replies: Array<Promise<Reply>> = [];
+  private readonly replies: Array<{ reply: Promise<Reply>; requestBytes: number }> = [];
+  private inFlightBytes = 0;
+  private framesSeen = 0;
+  private timer: NodeJS.Timeout | undefined;
   private writing = false;
   private closed = false;
   private paused = false;
@@ -24,7 +42,7 @@ export class Connection {
   constructor(
     private readonly socket: Socket,
     private readonly broker: Broker,
-    private readonly opts: { maxPayloadSize: number; maxInFlight: number },
+    private readonly opts: ConnectionLimits,
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly onClose: (c: Connection) => void,
@@ -32,11 +50,13 @@ export class Connection {
     this.decoder = new FrameDecoder({ maxPayloadLength: opts.maxPayloadSize });
     this.session = { peer: this.peer, tokenDigest: null };
     socket.setNoDelay(true);
+    this.armTimer();
     socket.on("data", (chunk) => this.onData(chunk));
     socket.on("end", () => this.closeGracefully());
     socket.on("error", (err) => this.log.debug({ peer: this.peer, err: err.message }, "client socket error"));
     socket.on("close", () => {
       this.closed = true;
+      clearTimeout(this.timer);
       this.onClose(this);
     });
   }
@@ -49,9 +69,29 @@ export class Connection {
     return this.replies.length;
   }
 
+  /** Before the first frame: the first-frame timeout; afterwards: the idle timeout (0: none). */
+  private armTimer(): void {
+    clearTimeout(this.timer);
+    const first = this.framesSeen === 0;
+    const ms = first ? this.opts.firstFrameTimeoutMs : this.opts.idleTimeoutMs;
+    if (ms <= 0) return;
+    this.timer = setTimeout(() => {
+      if (!first && this.replies.length > 0) return this.armTimer();
+      const event: LimitEvent = first ? "first_frame_timeout" : "idle_timeout";
+      this.metrics.limitEvents.inc({ limit: event });
+      const msg = first ? `closing connection: no complete frame within ${ms} ms (first_frame_timeout)` : `closing idle connection: no request for ${ms} ms (idle_timeout)`;
+      if (first) this.log.warn({ peer: this.peer, code: "LNC_LIMIT_FIRST_FRAME_TIMEOUT" }, msg);
+      else this.log.info({ peer: this.peer, code: "LNC_LIMIT_IDLE_TIMEOUT" }, msg);
+      this.socket.destroy();
+    }, ms);
+    this.timer.unref();
+  }
+
   private onData(chunk: Buffer): void {
     try {
       for (const frame of this.decoder.push(chunk)) {
+        this.framesSeen++;
+        const requestBytes = HEADER_SIZE + frame.payload.byteLength;
         let reply: Promise<Reply>;
         try {
           const msg = decodeMessage(frame);
@@ -60,9 +100,11 @@ export class Connection {
           if (!isProtocolError(err)) throw err;
           reply = Promise.resolve(encodeMessage({ type: "errorResponse", message: err.replyText }));
         }
-        this.replies.push(reply);
+        this.replies.push({ reply, requestBytes });
+        this.inFlightBytes += requestBytes;
         void reply.then(() => this.pump());
       }
+      if (this.framesSeen > 0) this.armTimer();
     } catch (err) {
       if (!isProtocolError(err)) throw err;
       this.metrics.errors.inc({ type: "protocol" });
@@ -70,7 +112,8 @@ export class Connection {
       this.fatal(encodeMessage({ type: "errorResponse", message: err.replyText }));
       return;
     }
-    if (!this.paused && this.replies.length >= this.opts.maxInFlight) {
+    if (!this.paused && (this.replies.length >= this.opts.maxInFlight || this.inFlightBytes >= this.opts.maxInFlightBytes)) {
+      if (this.inFlightBytes >= this.opts.maxInFlightBytes) this.metrics.limitEvents.inc({ limit: "in_flight_bytes" });
       this.paused = true;
       this.socket.pause();
     }
@@ -82,8 +125,10 @@ export class Connection {
     this.writing = true;
     try {
       while (this.replies.length > 0) {
-        const reply = await this.replies[0]!;
+        const head = this.replies[0]!;
+        const reply = await head.reply;
         this.replies.shift();
+        this.inFlightBytes -= head.requestBytes;
         if (this.closed) continue;
         if (Array.isArray(reply)) {
           this.socket.cork();
@@ -94,7 +139,7 @@ export class Connection {
     } finally {
       this.writing = false;
     }
-    if (this.paused && this.replies.length < this.opts.maxInFlight / 2) {
+    if (this.paused && this.replies.length < this.opts.maxInFlight / 2 && this.inFlightBytes < this.opts.maxInFlightBytes / 2) {
       this.paused = false;
       this.socket.resume();
     }
@@ -116,7 +161,7 @@ export class Connection {
   private fatal(last: Uint8Array): void {
     this.socket.pause();
     this.socket.removeAllListeners("data");
-    this.replies.push(Promise.resolve(last));
+    this.replies.push({ reply: Promise.resolve(last), requestBytes: 0 });
     this.ending = true;
     void this.pump();
   }

@@ -25,6 +25,12 @@ export function createMetrics(segmentCounts: () => Array<{ topic: string; segmen
       labelNames: ["reason"] as const,
       registers: r,
     }),
+    limitEvents: new Counter({
+      name: "lance_limit_events_total",
+      help: "Connections refused, closed or paused by a [limits] setting, by limit",
+      labelNames: ["limit"] as const,
+      registers: r,
+    }),
     backpressure: new Counter({ name: "lance_backpressure_events_total", help: "Ingests answered with Backpressure", registers: r }),
     segments: new Gauge({
       name: "lance_segments",

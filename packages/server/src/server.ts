@@ -14,6 +14,7 @@ import { startHttp, type HealthState } from "./http.js";
 import { defaultLogger, type Logger } from "./log.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import { TLS_HANDSHAKE_RECORD, loadTlsMaterial, peerCommonName } from "./tls.js";
+import { ConnectionLimiter } from "./limits.js";
 import { TopicRegistry } from "./topic-registry.js";
 import { WritePath } from "./write-path.js";
 
@@ -48,8 +49,8 @@ export interface ReloadReport {
 
 /** What a plaintext client on the TLS port is told before the connection closes. */
 export const TLS_REQUIRED_TEXT = "TLS required: this port accepts TLS connections only (connect with --tls)";
-/** A TLS client that has not finished its handshake by then is disconnected. */
-const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How long a refused plaintext connection is kept to answer its first request with the reason. */
+const REFUSAL_REPLY_WAIT_MS = 2_000;
 
 export function createServer(input: ServerConfigInput & { logger?: Logger }): LanceServer {
   const config = resolveConfig(input);
@@ -65,11 +66,14 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
         ...tlsMaterial,
         requestCert: config.tls.requireClientCert,
         rejectUnauthorized: config.tls.requireClientCert,
-        handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS,
+        handshakeTimeout: config.limits.firstFrameTimeoutMs,
       })
     : null;
   /** Accepted sockets not yet Connections (TLS setup), by peer address: destroyed by stop(). */
   const handshaking = new Map<string, Socket>();
+  const limiter = new ConnectionLimiter(config.limits);
+  /** Connections over a limit, kept briefly to tell the client why. */
+  const refusing = new Set<Socket>();
   let registry: TopicRegistry | null = null;
   const metrics = createMetrics(() =>
     (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
@@ -121,7 +125,14 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
 
     const attach = (socket: Socket) => {
       metrics.connectionsActive.inc();
-      const c = new Connection(socket, broker, { maxPayloadSize: config.maxPayloadSize, maxInFlight: config.maxInFlightPerConnection }, metrics, log, (gone) => {
+      const limits = {
+        maxPayloadSize: config.maxPayloadSize,
+        maxInFlight: config.maxInFlightPerConnection,
+        maxInFlightBytes: config.limits.maxInFlightBytesPerConnection,
+        firstFrameTimeoutMs: config.limits.firstFrameTimeoutMs,
+        idleTimeoutMs: config.limits.idleTimeoutMs,
+      };
+      const c = new Connection(socket, broker, limits, metrics, log, (gone) => {
         connections.delete(gone);
         metrics.connectionsActive.dec();
       });
@@ -135,9 +146,10 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
       const peer = `${socket.remoteAddress}:${socket.remotePort}`;
       handshaking.set(peer, socket);
       const timer = setTimeout(() => {
-        refuse(peer, "tls_handshake_timeout", `no TLS handshake within ${TLS_HANDSHAKE_TIMEOUT_MS} ms: closing`);
+        metrics.limitEvents.inc({ limit: "first_frame_timeout" });
+        log.warn({ peer, code: "LNC_LIMIT_FIRST_FRAME_TIMEOUT" }, `closing connection: no TLS handshake within ${config.limits.firstFrameTimeoutMs} ms (first_frame_timeout)`);
         socket.destroy();
-      }, TLS_HANDSHAKE_TIMEOUT_MS);
+      }, config.limits.firstFrameTimeoutMs);
       socket.on("error", (err) => log.debug({ peer, err: err.message }, "client socket error during TLS setup"));
       socket.on("close", () => {
         clearTimeout(timer);
@@ -164,12 +176,33 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
         attach(secure);
       });
       tlsServer.on("tlsClientError", (err: Error & { code?: string }, secure: TLSSocket) => {
-        refuse(`${secure.remoteAddress}:${secure.remotePort}`, err.code === "ERR_TLS_HANDSHAKE_TIMEOUT" ? "tls_handshake_timeout" : "tls_handshake", `TLS handshake failed: ${err.message}`);
+        const peer = `${secure.remoteAddress}:${secure.remotePort}`;
+        if (err.code === "ERR_TLS_HANDSHAKE_TIMEOUT") {
+          metrics.limitEvents.inc({ limit: "first_frame_timeout" });
+          log.warn({ peer, code: "LNC_LIMIT_FIRST_FRAME_TIMEOUT" }, `closing connection: TLS handshake not completed within ${config.limits.firstFrameTimeoutMs} ms (first_frame_timeout)`);
+        } else refuse(peer, "tls_handshake", `TLS handshake failed: ${err.message}`);
       });
     }
 
     tcp = createTcpServer((socket) => {
       if (state !== "running") return socket.destroy();
+      const address = socket.remoteAddress ?? "unknown";
+      const refused = limiter.admit(address);
+      if (refused) {
+        metrics.limitEvents.inc({ limit: refused });
+        const text = ConnectionLimiter.refusalText(refused, address, config.limits);
+        log.warn({ peer: `${address}:${socket.remotePort}`, code: `LNC_LIMIT_${refused.toUpperCase()}` }, `connection refused: ${text}`);
+        socket.on("error", () => undefined);
+        // A TLS client could not read a plaintext frame: it just sees the close.
+        if (tlsServer) return socket.destroy();
+        // The error answers the client's first request (a frame before it would be unsolicited).
+        socket.once("data", () => socket.end(encodeMessage({ type: "errorResponse", message: text }), () => socket.destroy()));
+        setTimeout(() => socket.destroy(), REFUSAL_REPLY_WAIT_MS).unref();
+        refusing.add(socket);
+        socket.once("close", () => refusing.delete(socket));
+        return;
+      }
+      socket.once("close", () => limiter.release(address));
       metrics.connectionsTotal.inc();
       if (tlsServer) return acceptSecure(socket, tlsServer);
       socket.once("data", (chunk: Buffer) => {
@@ -196,7 +229,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     for (const t of timers) clearInterval(t);
     const closed = tcp ? new Promise<void>((r) => tcp!.close(() => r())) : Promise.resolve();
     for (const c of connections) c.drainAndClose();
-    for (const socket of handshaking.values()) socket.destroy();
+    for (const socket of [...handshaking.values(), ...refusing]) socket.destroy();
     const drained = await Promise.race([
       (async () => {
         while (connections.size > 0) await new Promise((r) => setTimeout(r, 10));

@@ -1,0 +1,131 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { connect, type Socket } from "node:net";
+import pino from "pino";
+import { createServer, type LanceServer } from "./server.js";
+import { RawClient } from "./test-client.js";
+import type { LimitsConfig } from "./limits.js";
+
+const servers: LanceServer[] = [];
+const closers: Array<() => void> = [];
+
+afterEach(async () => {
+  for (const close of closers.splice(0)) close();
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function start(limits: Partial<LimitsConfig>, extra: { maxInFlightPerConnection?: number } = {}): Promise<LanceServer> {
+  const s = createServer({ dataDir: mkdtempSync(join(tmpdir(), "lance-lim-")), listen: { host: "127.0.0.1", port: 0 }, logger: pino({ level: "silent" }) as never, limits, ...extra });
+  await s.start();
+  servers.push(s);
+  return s;
+}
+
+async function client(port: number): Promise<RawClient> {
+  const c = await RawClient.connect(port);
+  closers.push(() => c.close());
+  return c;
+}
+
+function rawSocket(port: number): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => resolve(s));
+    s.once("error", reject);
+    s.on("error", () => undefined);
+    closers.push(() => s.destroy());
+  });
+}
+
+const closed = (s: Socket) => new Promise<number>((r) => {
+  const t0 = Date.now();
+  if (s.destroyed) return r(0);
+  s.on("close", () => r(Date.now() - t0));
+});
+
+const limitCount = async (s: LanceServer, limit: string) => {
+  const text = await s.metrics.registry.getSingleMetricAsString("lance_limit_events_total");
+  return Number(new RegExp(`limit="${limit}"} (\\d+)`).exec(text)?.[1] ?? 0);
+};
+
+describe("per-client limits", () => {
+  it("refuses connections beyond max_connections_per_address / max_connections with a clear error, while a good client keeps working", async () => {
+    const s = await start({ maxConnectionsPerAddress: 3, maxConnections: 1000 });
+    const port = s.address().port;
+    const good = await client(port);
+    expect(await good.request({ type: "createTopic", name: "t" })).toMatchObject({ type: "topicResponse" });
+    const flood = await Promise.all(Array.from({ length: 2 }, () => client(port)));
+    const over = await Promise.all(Array.from({ length: 20 }, () => client(port)));
+    const replies = await Promise.all(over.map((c) => c.request({ type: "listTopics" })));
+    for (const r of replies) expect(r).toEqual({ type: "errorResponse", message: "LIMIT: too many connections from 127.0.0.1 (max_connections_per_address = 3); try again later" });
+    expect(await good.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
+    expect(await limitCount(s, "max_connections_per_address")).toBe(20);
+    // Slots are released on close.
+    for (const c of flood) c.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const later = await client(port);
+    expect(await later.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
+
+    const total = await start({ maxConnections: 1 });
+    const first = await client(total.address().port);
+    const second = await client(total.address().port);
+    expect(await second.request({ type: "keepalive" })).toEqual({ type: "errorResponse", message: "LIMIT: too many connections (max_connections = 1); try again later" });
+    expect(await first.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
+  });
+
+  it("closes a slowloris connection (1 byte, then nothing) after the first-frame timeout; a good client is unaffected", async () => {
+    const s = await start({ firstFrameTimeoutMs: 300 });
+    const port = s.address().port;
+    const slow = await rawSocket(port);
+    slow.write(Uint8Array.of(0x4c));
+    const silent = await rawSocket(port);
+    const good = await client(port);
+    expect(await good.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
+    const [a, b] = await Promise.all([closed(slow), closed(silent)]);
+    expect(a).toBeGreaterThan(150);
+    expect(b).toBeGreaterThan(150);
+    expect(await good.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
+    expect(await limitCount(s, "first_frame_timeout")).toBe(2);
+  });
+
+  it("closes a connection idle for idle_timeout, not one that keeps sending requests", async () => {
+    const s = await start({ idleTimeoutMs: 400 });
+    const port = s.address().port;
+    const idle = await client(port);
+    expect(await idle.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
+    const busy = await client(port);
+    const ticker = setInterval(() => busy.send({ type: "keepalive" }), 100);
+    await closed(idle.socket);
+    clearInterval(ticker);
+    expect(busy.closed).toBe(false);
+    expect(await limitCount(s, "idle_timeout")).toBe(1);
+  });
+
+  it("stops reading a connection whose unanswered request bytes reach max_in_flight_bytes_per_connection", async () => {
+    const s = await start({ maxInFlightBytesPerConnection: 16 * 1024 * 1024 + 44 });
+    const c = await client(s.address().port);
+    const created = await c.request({ type: "createTopic", name: "big" });
+    expect(created.type).toBe("topicResponse");
+    const payload = Buffer.alloc(6 * 1024 * 1024, 7);
+    for (let i = 0; i < 8; i++) c.send({ type: "ingest", batchId: BigInt(i + 1), timestampNs: 1n, recordCount: 1, topicId: 1, payload });
+    for (let i = 0; i < 8; i++) expect(await c.next(20_000)).toEqual({ type: "ack", batchId: BigInt(i + 1) });
+    expect(await limitCount(s, "in_flight_bytes")).toBeGreaterThan(0);
+  });
+
+  it("rejects unusable limits at startup", () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "lance-lim-"));
+    const code = (limits: Partial<LimitsConfig>) => {
+      try {
+        createServer({ dataDir, limits, logger: pino({ level: "silent" }) as never });
+        return null;
+      } catch (err) {
+        return (err as { code?: string; message: string }).code;
+      }
+    };
+    expect(code({ maxConnections: 0 })).toBe("LNC_LIMIT_CONFIG");
+    expect(code({ maxInFlightBytesPerConnection: 1024 })).toBe("LNC_LIMIT_CONFIG");
+    expect(code({ idleTimeoutMs: 0 })).toBeNull();
+  });
+});
+
