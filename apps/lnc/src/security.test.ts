@@ -80,6 +80,11 @@ describe.skipIf(opensslMissing !== null)(`lnc --tls --ca --cert --key${opensslMi
       const plain = await lnc(["list-topics", "--server", T]);
       expect(plain.code).not.toBe(0);
       expect(plain.err).toMatch(/TLS required.*--tls/);
+      const noCert = await lnc(["list-topics", "--server", T, "--ca", certs.ca]);
+      expect(noCert.code).not.toBe(0);
+      expect(noCert.err).toMatch(/refused the client certificate: check --cert\/--key/);
+      const wrongCa = await lnc(["list-topics", "--server", T, "--ca", certs.otherCa, "--cert", certs.clientCert, "--key", certs.clientKey]);
+      expect(wrongCa.err).toMatch(/server certificate is not trusted: check --ca/);
       const halfFlags = await lnc(["list-topics", "--server", T, "--cert", certs.clientCert]);
       expect(halfFlags.err).toMatch(/--cert and --key go together/);
     } finally {

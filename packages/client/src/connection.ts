@@ -87,7 +87,9 @@ export class Connection {
     this.options = options;
     this.slots = new Slots(options.maxInFlight);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (err) => this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} failed: ${err.message}`, { cause: err, server: address })));
+    socket.on("error", (err) =>
+      this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} failed: ${err.message}${options.tls ? tlsHint(err) : ""}`, { cause: err, server: address })),
+    );
     socket.on("close", () => this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} closed by the server`, { server: address })));
   }
 
@@ -364,14 +366,17 @@ function answers(p: Pending, reply: LwpMessage): boolean {
   }
 }
 
-/** What to check after a failed TLS connect, from what node:tls reported. */
+/** What to check after a TLS failure, from what node:tls reported. */
 function tlsHint(err: Error & { code?: string }): string {
   const code = err.code ?? "";
+  // Alerts are the server's verdict on our certificate (with TLS 1.3 they arrive after connect).
+  if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)/.test(code)) {
+    return " (the server refused the client certificate: check --cert/--key)";
+  }
   if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return " (the server certificate is not trusted: check --ca and the name it is issued for)";
   if (/WRONG_VERSION_NUMBER|ECONNRESET|PACKET_LENGTH_TOO_LONG/.test(code) || /disconnected before secure TLS connection/.test(err.message)) {
     return " (is [tls] enabled on the server? A plaintext port: connect without --tls)";
   }
-  if (/CERTIFICATE_REQUIRED|HANDSHAKE_FAILURE|BAD_CERTIFICATE|UNKNOWN_CA/.test(code)) return " (the server refused the client certificate: check --cert/--key)";
   return "";
 }
 
