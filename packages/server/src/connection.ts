@@ -88,6 +88,7 @@ export class Connection {
   }
 
   private onData(chunk: Buffer): void {
+    const framesBefore = this.framesSeen;
     try {
       for (const frame of this.decoder.push(chunk)) {
         this.framesSeen++;
@@ -104,7 +105,8 @@ export class Connection {
         this.inFlightBytes += requestBytes;
         void reply.then(() => this.pump());
       }
-      if (this.framesSeen > 0) this.armTimer();
+      // Only complete frames count as activity: dribbling bytes does not keep a connection alive.
+      if (this.framesSeen > framesBefore) this.armTimer();
     } catch (err) {
       if (!isProtocolError(err)) throw err;
       this.metrics.errors.inc({ type: "protocol" });

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Socket } from "node:net";
 import pino from "pino";
+import { encodeMessage } from "@lance/protocol";
 import { createServer, type LanceServer } from "./server.js";
 import { RawClient } from "./test-client.js";
 import type { LimitsConfig } from "./limits.js";
@@ -96,10 +97,17 @@ describe("per-client limits", () => {
     expect(await idle.request({ type: "keepalive" })).toEqual({ type: "keepalive" });
     const busy = await client(port);
     const ticker = setInterval(() => busy.send({ type: "keepalive" }), 100);
-    await closed(idle.socket);
+    // One frame, then a byte at a time of a frame that never completes: not activity.
+    const dribbler = await rawSocket(port);
+    dribbler.write(encodeMessage({ type: "keepalive" }));
+    const partial = encodeMessage({ type: "listTopics" });
+    let sent = 0;
+    const dribble = setInterval(() => dribbler.write(partial.subarray(sent, ++sent)), 100);
+    await Promise.all([closed(idle.socket), closed(dribbler)]);
     clearInterval(ticker);
+    clearInterval(dribble);
     expect(busy.closed).toBe(false);
-    expect(await limitCount(s, "idle_timeout")).toBe(1);
+    expect(await limitCount(s, "idle_timeout")).toBe(2);
   });
 
   it("stops reading a connection whose unanswered request bytes reach max_in_flight_bytes_per_connection", async () => {

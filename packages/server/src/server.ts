@@ -99,12 +99,11 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     const t0 = Date.now();
     mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
     const dir = config.wal.dir ?? walDir(config.dataDir);
-    log.info(
-      { dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false,
-        tls: config.tls.enabled ? { requireClientCert: config.tls.requireClientCert } : false,
-      },
-      "starting lance (standalone)",
-    );
+    const security = {
+      auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false,
+      tls: config.tls.enabled ? { requireClientCert: config.tls.requireClientCert } : false,
+    };
+    log.info({ dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, ...security }, "starting lance (standalone)");
     wal = await Wal.open(dir, {
       segmentSize: config.wal.segmentSize,
       groupCommitWindowMs: config.wal.groupCommitWindowMs,
