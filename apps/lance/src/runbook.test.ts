@@ -200,6 +200,13 @@ describe("runbook 2.1 corrupt segment", () => {
     expect(sc.out).toContain(`Last valid offset before the damage: ${bad.baseOffset - 1} (byte ${bad.position})`);
     expect(sc.out).toContain(`BAD crc_mismatch`);
 
+    // "truncate to last valid offset": --truncate-at-damage would cut there (previewed only).
+    const trunc = await runbook(`${cmd("2.1/repair")} --truncate-at-damage --dry-run`, subst);
+    expect(trunc.code, trunc.out).toBe(0);
+    expect(trunc.out).toContain(`would truncate at byte ${bad.position}`);
+    expect(trunc.out).toContain(`offsets ${batches[0]!.baseOffset}..${bad.baseOffset - 1}`);
+    expect(size(seg)).toBe(segSize);
+
     // docs/operations.md: --skip-corrupt keeps every valid batch, the damaged offsets become a gap.
     const skip = await runbook(`${cmd("2.1/repair")} --skip-corrupt`, subst);
     expect(skip.code, skip.out).toBe(0);
