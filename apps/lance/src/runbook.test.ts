@@ -167,12 +167,14 @@ describe("runbook 2.1 corrupt segment", () => {
     const bad = batches[Math.floor(batches.length / 2)]!;
     const segSize = size(seg);
     flip(seg, bad.position + Math.floor(bad.size / 2));
-    // Consumers hit a CRC failure naming the file and byte. (Left out, reported: the server
-    // logs nothing about it, and a fetch whose window reaches the bad batch fails whole, so
-    // even the intact offsets before it are unreadable until the repair.)
+    // Consumers get every record before the damaged batch, then a CRC failure naming the file
+    // and byte; the server logs the checksum mismatch (the runbook's symptom).
     const symptom = await consumeJson(s.lance.port, TOPIC);
     expect(symptom.run.code).not.toBe(0);
+    expect(symptom.records.length).toBe(bad.baseOffset);
+    expect(symptom.records.at(-1)!.offset).toBe(bad.baseOffset - 1);
     expect(symptom.run.err).toContain(`${seg}: checksum mismatch in batch at byte ${bad.position}`);
+    expect(s.lance.logs.join("\n")).toContain(`checksum mismatch in batch at byte ${bad.position}`);
     // Repairs run with the server stopped (docs/operations.md).
     expect(await stop(s.lance)).toBe(0);
 
@@ -439,8 +441,8 @@ describe("runbook 4.2 remove corrupt segment (quarantine)", () => {
     const to = Number(segs[2]!.split("_")[0]) - 1;
     const subst = { ...s.subst, "<segment>": stem(seg) };
 
-    // `mv x dir/` needs the directory; docs/operations.md creates it first.
-    mkdirSync(join(s.data, "quarantine"), { recursive: true });
+    // The server created {data}/quarantine/ when it started, so the runbook's `mv` works as written.
+    expect(existsSync(join(s.data, "quarantine"))).toBe(true);
     // 1. Backup the corrupt segment.
     const mv = await runbook(cmd("4.2/mv"), subst);
     expect(mv.code, mv.err).toBe(0);

@@ -155,6 +155,9 @@ export class SegmentReader {
           return out;
         }
         const whole = buf.subarray(at, at + info.size);
+        // Damage ends the read after the good batches before it; it is an error only when the
+        // damaged batch is the first one asked for.
+        if (out.length > 0 && !crcMatches(whole)) return out;
         checkCrc(whole, this.path, info.position);
         out.push({ ...info, payload: whole.subarray(BATCH_HEADER_SIZE) });
         total += info.payloadLength;
@@ -185,6 +188,10 @@ function parseHeader(buf: Buffer, at: number, position: number): BatchInfo | nul
     flags: buf.readUInt16LE(at + 38),
     payloadLength: length + 4 - BATCH_HEADER_SIZE,
   };
+}
+
+function crcMatches(batch: Buffer): boolean {
+  return batch.readUInt32LE(4) === crc32c(batch.subarray(8));
 }
 
 function checkCrc(batch: Buffer, path: string, position: number): void {

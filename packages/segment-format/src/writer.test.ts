@@ -99,6 +99,21 @@ describe("SegmentReader", () => {
     await r.close();
   });
 
+  it("readBatches returns the good batches before damage and fails only at a damaged first batch", async () => {
+    const dir = tempDir();
+    const w = SegmentWriter.create(dir, 0, T0);
+    for (let i = 0; i < 5; i++) w.append({ payload: payload(i, 64), recordCount: 1, firstTimestampNs: T0 });
+    w.release();
+    const bytes = readFileSync(w.path);
+    const third = 32 + 2 * 104;
+    bytes[third + 50]! ^= 1;
+    writeFileSync(w.path, bytes);
+    const r = await SegmentReader.open(w.path);
+    expect((await r.readBatches(32, 1 << 20)).map((b) => b.baseOffset)).toEqual([0, 1]);
+    await expect(r.readBatches(third, 1 << 20)).rejects.toMatchObject({ code: "LNC_CRC_MISMATCH" });
+    await r.close();
+  });
+
   it("refuses to return a batch whose bytes no longer match its CRC", async () => {
     const dir = tempDir();
     const w = SegmentWriter.create(dir, 0, T0);

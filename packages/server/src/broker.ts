@@ -58,7 +58,11 @@ export class Broker {
       return await this.dispatch(msg);
     } catch (err) {
       if (isLanceError(err)) {
-        this.log.debug({ code: err.code, request: msg.type }, err.message);
+        if (err.code === "LNC_CRC_MISMATCH") {
+          // Stored data failed its checksum: the operator must hear of it (runbook 2.1).
+          this.metrics.errors.inc({ type: "checksum" });
+          this.log.error({ code: err.code, request: msg.type }, err.message);
+        } else this.log.debug({ code: err.code, request: msg.type }, err.message);
         return error(err.message);
       }
       this.metrics.errors.inc({ type: "internal" });

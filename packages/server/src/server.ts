@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { join } from "node:path";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
 import { encodeMessage } from "@lance/protocol";
@@ -98,6 +99,8 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     state = "starting";
     const t0 = Date.now();
     mkdirSync(config.dataDir, { recursive: true, mode: 0o750 });
+    // Runbook 4.2 moves damaged segments here with a plain `mv`, which needs the directory.
+    mkdirSync(join(config.dataDir, "quarantine"), { recursive: true, mode: 0o750 });
     const dir = config.wal.dir ?? walDir(config.dataDir);
     const security = {
       auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false,

@@ -49,7 +49,7 @@ function renderWalRepair(r: WalRepairReport): string {
   const verb = r.dryRun ? "would keep" : "kept";
   lines.push(
     `  mode:     ${r.mode === "skip-corrupt" ? "skip-corrupt: damaged regions skipped, valid entries after them kept" : "truncate at the first damage"}`,
-    `  ${verb}:  ${r.keptEntries} entries (indexes ${r.firstIndex}..${r.lastIndex})`,
+    `  ${verb}:  ${r.keptEntries === 0 ? "no entries after the checkpoint" : `${r.keptEntries} entries (indexes ${r.firstIndex}..${r.lastIndex})`}`,
     `  dropped:  ${r.droppedEntries} valid entries, ${r.droppedBytes} bytes`,
   );
   for (const h of r.holes) lines.push(`  hole:     indexes ${h.from}..${h.to} lost; the server logs them on replay and their offsets stay a gap`);
