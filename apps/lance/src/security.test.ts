@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { encodeMessage } from "@lance/protocol";
 import { readConfigFile } from "./config-file.js";
 import { LANCE, Wire, killAllLance, startLance } from "./test-lance.js";
-import { makeTestCerts, opensslMissing } from "./test-certs.js";
+import { makeTestCerts, opensslMissing } from "@lance/test-support";
 
 afterEach(killAllLance);
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { spawn } from "node:child_process";
 import { createServer, type LanceServer, type Logger } from "@lance/server";
 import { LNC, lncAsync as lnc, type Run } from "./test-lnc.js";
-import { makeTestCerts, opensslMissing } from "./test-certs.js";
+import { makeTestCerts, opensslMissing } from "@lance/test-support";
 
 const silent: Logger = { info() {}, warn() {}, error() {}, debug() {}, child: () => silent };
 

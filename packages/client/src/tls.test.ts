@@ -4,7 +4,7 @@ import { createServer as createTlsServer, type Server as TlsServer } from "node:
 import { FrameDecoder, decodeMessage, encodeMessage } from "@lance/protocol";
 import { Connection } from "./connection.js";
 import { createServer as createNetServer } from "node:net";
-import { makeTestCerts, opensslMissing, type TestCerts } from "./test-certs.js";
+import { makeTestCerts, opensslMissing, type TestCerts } from "@lance/test-support";
 
 let certs: TestCerts;
 beforeAll(() => {

@@ -7,7 +7,7 @@ import pino from "pino";
 import { encodeMessage } from "@lance/protocol";
 import { createServer, TLS_REQUIRED_TEXT, type LanceServer } from "./server.js";
 import { RawClient } from "./test-client.js";
-import { makeTestCerts, opensslMissing, type TestCerts } from "./test-certs.js";
+import { makeTestCerts, opensslMissing, type TestCerts } from "@lance/test-support";
 import type { TlsConfig } from "./tls.js";
 
 const servers: LanceServer[] = [];

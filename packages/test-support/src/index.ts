@@ -1,0 +1,1 @@
+export { makeTestCerts, opensslMissing, type TestCerts } from "./certs.js";
