@@ -70,12 +70,27 @@ export function viewOf(buf: Uint8Array): DataView {
   return new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
 }
 
+/** A frame payload: one buffer, or parts stored back to back (saves the caller a copy). */
+export type Payload = Uint8Array | readonly Uint8Array[];
+
+export function payloadLength(p: Payload): number {
+  if (p instanceof Uint8Array) return p.byteLength;
+  let n = 0;
+  for (const part of p) n += part.byteLength;
+  return n;
+}
+
+/** The payload as one buffer (copies only when it is in parts). */
+export function joinPayload(p: Payload): Uint8Array {
+  return p instanceof Uint8Array ? p : Buffer.concat(p);
+}
+
 export interface FrameFields {
   type: number;
   epoch: number;
   index: number;
   term: number;
-  payload: Uint8Array;
+  payload: Payload;
 }
 
 const TWO_32 = 2 ** 32;
@@ -91,7 +106,7 @@ function setU64(view: DataView, at: number, v: number): void {
  * included, is written. `view` may be passed when encoding many frames into one buffer.
  */
 export function encodeFrameInto(out: Uint8Array, at: number, f: FrameFields, view: DataView = viewOf(out)): number {
-  const len = f.payload.byteLength;
+  const len = payloadLength(f.payload);
   const size = frameSize(len);
   out.set(FRAME_MAGIC, at);
   view.setUint32(at + 8, len, true);
@@ -99,7 +114,14 @@ export function encodeFrameInto(out: Uint8Array, at: number, f: FrameFields, vie
   setU64(view, at + 16, f.epoch);
   setU64(view, at + 24, f.index);
   setU64(view, at + 32, f.term);
-  out.set(f.payload, at + FRAME_HEADER_SIZE);
+  if (f.payload instanceof Uint8Array) out.set(f.payload, at + FRAME_HEADER_SIZE);
+  else {
+    let p = at + FRAME_HEADER_SIZE;
+    for (const part of f.payload) {
+      out.set(part, p);
+      p += part.byteLength;
+    }
+  }
   out.fill(0, at + FRAME_HEADER_SIZE + len, at + size);
   // A plain Uint8Array view is much cheaper to create than Buffer#subarray on this hot path.
   view.setUint32(at + 4, crc32c(new Uint8Array(out.buffer, out.byteOffset + at + 8, size - 8)), true);
@@ -107,7 +129,7 @@ export function encodeFrameInto(out: Uint8Array, at: number, f: FrameFields, vie
 }
 
 export function encodeFrame(f: FrameFields): Buffer {
-  const out = Buffer.alloc(frameSize(f.payload.byteLength));
+  const out = Buffer.alloc(frameSize(payloadLength(f.payload)));
   encodeFrameInto(out, 0, f);
   return out;
 }

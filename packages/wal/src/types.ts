@@ -1,3 +1,4 @@
+import type { Payload } from "./format.js";
 import type { IndexRange } from "./entry-table.js";
 import type { Checkpoint, HardState } from "./state.js";
 
@@ -8,7 +9,8 @@ export interface WalEntry {
   term: number;
   /** 0x00-0xEF; defaults to 0. */
   type?: number;
-  payload: Uint8Array;
+  /** One buffer, or parts stored back to back as one payload (saves the caller a copy). */
+  payload: Payload;
 }
 
 export interface ReadEntry {

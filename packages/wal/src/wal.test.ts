@@ -134,9 +134,9 @@ describe("Wal", () => {
     const file = join(dir, walFiles(dir)[0]!);
     const bytes = readFileSync(file);
     // Write a frame for index 11 and cut it in half: what a crash in mid-write leaves.
-    const { encodeFrame } = await import("./format.js");
+    const { encodeFrame, payloadLength } = await import("./format.js");
     const frame = encodeFrame({ type: 0, epoch: 99, index: 11, term: 1, payload: payloadFor(11) });
-    const end = 48 + entriesFrom(1, 10).reduce((n, e) => n + Math.ceil((40 + e.payload.byteLength) / 8) * 8, 0);
+    const end = 48 + entriesFrom(1, 10).reduce((n, e) => n + Math.ceil((40 + payloadLength(e.payload)) / 8) * 8, 0);
     frame.copy(bytes, end, 0, 30);
     writeFileSync(file, bytes);
     const again = await Wal.open(dir, { ...small, logger: (e) => events.push(e.event) });
@@ -213,5 +213,21 @@ describe("Wal", () => {
     expect(c.lastIndex()).toBe(1200);
     await expectLog(c, c.firstIndex(), 1200);
     await c.close();
+  });
+});
+
+describe("payload parts", () => {
+  it("stores an entry given in parts exactly as the joined bytes, written or not yet written", async () => {
+    const dir = join(tempDir(), "wal");
+    const wal = await Wal.open(dir, { segmentSize: 1 << 20 });
+    const parts = [Buffer.from("head:"), Buffer.alloc(0), Buffer.from("body-bytes")];
+    const pending = wal.append({ index: 1, term: 1, payload: parts });
+    expect(Buffer.from((await wal.entries(1, 2))[0]!.payload).toString()).toBe("head:body-bytes");
+    await pending;
+    expect(Buffer.from((await wal.entries(1, 2))[0]!.payload).toString()).toBe("head:body-bytes");
+    await wal.close();
+    const again = await Wal.open(dir, { segmentSize: 1 << 20 });
+    expect(Buffer.from((await again.entries(1, 2))[0]!.payload).toString()).toBe("head:body-bytes");
+    await again.close();
   });
 });

@@ -16,8 +16,11 @@ import {
   encodeFileHeader,
   encodeFrameInto,
   frameSize,
+  joinPayload,
   maxPayloadFor,
   parseFrameAt,
+  payloadLength,
+  type Payload,
   viewOf,
 } from "./format.js";
 import { CHECKPOINT_FILE, HARD_STATE_FILE, STAGING_COMPLETE_MARKER, repairStagingDirFor, walFileName } from "./paths.js";
@@ -47,7 +50,9 @@ interface PendingRecord {
   type: number;
   index: number;
   term: number;
-  payload: Uint8Array;
+  payload: Payload;
+  /** payloadLength(payload), computed once. */
+  length: number;
   /** Settles the append (or truncation) call whose last record this is; null for the others. */
   resolve: (() => void) | null;
   reject: ((err: unknown) => void) | null;
@@ -279,8 +284,8 @@ export class Wal {
       if (file === HOLE) throw walError("LNC_WAL_GAP", `index ${i} was lost and skipped by a repair (hole)`);
       if (file === UNWRITTEN) {
         const rec = this.unwritten.get(i)!;
-        out.push({ index: i, term: rec.term, type: rec.type, payload: rec.payload });
-        bytes += rec.payload.byteLength;
+        out.push({ index: i, term: rec.term, type: rec.type, payload: joinPayload(rec.payload) });
+        bytes += rec.length;
         i++;
         continue;
       }
@@ -338,8 +343,9 @@ export class Wal {
         assertIndex("term", e.term);
         if (e.term < term) throw walError("LNC_WAL_BAD_APPEND", `entry ${e.index} has term ${e.term} below the last term ${term}`);
         if (!Number.isInteger(type) || type < 0 || type > MAX_USER_TYPE) throw walError("LNC_WAL_BAD_APPEND", `entry type ${type} is outside 0..${MAX_USER_TYPE}`);
-        if (e.payload.byteLength > maxPayload) {
-          throw walError("LNC_WAL_ENTRY_TOO_LARGE", `entry ${e.index} is ${e.payload.byteLength} bytes; a ${this.opts.segmentSize}-byte WAL file holds at most ${maxPayload}`);
+        const length = payloadLength(e.payload);
+        if (length > maxPayload) {
+          throw walError("LNC_WAL_ENTRY_TOO_LARGE", `entry ${e.index} is ${length} bytes; a ${this.opts.segmentSize}-byte WAL file holds at most ${maxPayload}`);
         }
         expect++;
         term = e.term;
@@ -352,7 +358,7 @@ export class Wal {
       for (let n = 0; n < list.length; n++) {
         const e = list[n]!;
         const last = n === list.length - 1;
-        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, resolve: last ? resolve : null, reject: last ? reject : null, epoch: 0, offset: 0, size: 0 };
+        const rec: PendingRecord = { type: e.type ?? 0, index: e.index, term: e.term, payload: e.payload, length: payloadLength(e.payload), resolve: last ? resolve : null, reject: last ? reject : null, epoch: 0, offset: 0, size: 0 };
         this.table.push(e.term, rec.type, UNWRITTEN, 0, 0);
         this.unwritten.set(e.index, rec);
         this.pending.push(rec);
@@ -383,7 +389,7 @@ export class Wal {
     this.acceptedTerm = termK;
     for (const lf of this.liveFiles) lf.maxIndex = Math.min(lf.maxIndex, k);
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), resolve, reject, epoch: 0, offset: 0, size: 0 });
+      this.pending.push({ type: TYPE_TRUNCATE, index: k, term: termK, payload: new Uint8Array(0), length: 0, resolve, reject, epoch: 0, offset: 0, size: 0 });
       this.schedule();
     });
   }
@@ -531,7 +537,7 @@ export class Wal {
     let take = 0;
     let bytes = 0;
     while (take < this.pending.length) {
-      const size = frameSize(this.pending[take]!.payload.byteLength);
+      const size = frameSize(this.pending[take]!.length);
       if (take > 0 && bytes + size > this.opts.maxBatchBytes) break;
       bytes += size;
       take++;
@@ -567,7 +573,7 @@ export class Wal {
       chunkFrom = chunkTo;
     };
     for (const rec of batch) {
-      const size = frameSize(rec.payload.byteLength);
+      const size = frameSize(rec.length);
       const active = this.liveFiles[this.activeIdx];
       if (!active || this.writePos + size > active.size) {
         await writeChunk();
