@@ -87,9 +87,10 @@ export class Connection {
     this.options = options;
     this.slots = new Slots(options.maxInFlight);
     socket.on("data", (chunk: Buffer) => this.onData(chunk));
-    socket.on("error", (err) =>
-      this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} failed: ${err.message}${options.tls ? tlsHint(err) : ""}`, { cause: err, server: address })),
-    );
+    socket.on("error", (err) => {
+      const code = options.tls && certificateRefused(err) ? "LNC_CLIENT_TLS" : "LNC_CLIENT_CONNECTION_CLOSED";
+      this.fail(new ClientError(code, `connection to ${address} failed: ${err.message}${options.tls ? tlsHint(err) : ""}`, { cause: err, server: address }));
+    });
     socket.on("close", () => this.fail(new ClientError("LNC_CLIENT_CONNECTION_CLOSED", `connection to ${address} closed by the server`, { server: address })));
   }
 
@@ -141,7 +142,8 @@ export class Connection {
       const onError = (err: Error) => {
         clearTimeout(timer);
         const message = tls ? `TLS connection to ${address} failed: ${err.message}${tlsHint(err)}` : `cannot connect to ${address}: ${err.message}`;
-        reject(new ClientError("LNC_CLIENT_CONNECT_FAILED", message, { cause: err, server: address }));
+        const code = tls && certificateRefused(err) ? "LNC_CLIENT_TLS" : "LNC_CLIENT_CONNECT_FAILED";
+        reject(new ClientError(code, message, { cause: err, server: address }));
       };
       socket.once("error", onError);
       socket.once(tls ? "secureConnect" : "connect", () => {
@@ -366,14 +368,21 @@ function answers(p: Pending, reply: LwpMessage): boolean {
   }
 }
 
+// Alerts are the server's verdict on our certificate (with TLS 1.3 they arrive after connect).
+const CLIENT_CERT_REFUSED = /ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)/;
+const SERVER_CERT_UNTRUSTED = /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/;
+
+/** A certificate verdict, which no retry can change (as opposed to a network failure). */
+function certificateRefused(err: Error & { code?: string }): boolean {
+  const code = err.code ?? "";
+  return CLIENT_CERT_REFUSED.test(code) || SERVER_CERT_UNTRUSTED.test(code);
+}
+
 /** What to check after a TLS failure, from what node:tls reported. */
 function tlsHint(err: Error & { code?: string }): string {
   const code = err.code ?? "";
-  // Alerts are the server's verdict on our certificate (with TLS 1.3 they arrive after connect).
-  if (/ALERT_(CERTIFICATE_REQUIRED|BAD_CERTIFICATE|UNKNOWN_CA|CERTIFICATE_UNKNOWN|HANDSHAKE_FAILURE)/.test(code)) {
-    return " (the server refused the client certificate: check --cert/--key)";
-  }
-  if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ALTNAME/.test(code)) return " (the server certificate is not trusted: check --ca and the name it is issued for)";
+  if (CLIENT_CERT_REFUSED.test(code)) return " (the server refused the client certificate: check --cert/--key)";
+  if (SERVER_CERT_UNTRUSTED.test(code)) return " (the server certificate is not trusted: check --ca and the name it is issued for)";
   if (/WRONG_VERSION_NUMBER|ECONNRESET|PACKET_LENGTH_TOO_LONG/.test(code) || /disconnected before secure TLS connection/.test(err.message)) {
     return " (is [tls] enabled on the server? A plaintext port: connect without --tls)";
   }

@@ -41,7 +41,9 @@ export type ClientErrorCode =
   /** The connection, producer or consumer was closed by its owner. */
   | "LNC_CLIENT_CLOSED"
   /** The offset file could not be read or written. */
-  | "LNC_CLIENT_OFFSET_STORE";
+  | "LNC_CLIENT_OFFSET_STORE"
+  /** A certificate was refused (ours by the server, or the server's by us): retrying cannot help. */
+  | "LNC_CLIENT_TLS";
 
 const RETRYABLE: ReadonlySet<ClientErrorCode> = new Set<ClientErrorCode>([
   "LNC_CLIENT_CONNECT_FAILED",

@@ -47,7 +47,8 @@ describe.skipIf(opensslMissing !== null)(`tls option${opensslMissing ? ` (skippe
   it("says the server certificate is not trusted when the CA is wrong", async () => {
     const address = await tlsKeepaliveServer();
     await expect(Connection.connect(address, { tls: { ca: readFileSync(certs.otherCa) } })).rejects.toMatchObject({
-      code: "LNC_CLIENT_CONNECT_FAILED",
+      code: "LNC_CLIENT_TLS",
+      retryable: false,
       message: expect.stringMatching(/TLS connection to .* failed: .*not trusted: check --ca/),
     });
   });
