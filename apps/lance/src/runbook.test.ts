@@ -559,7 +559,7 @@ describe("runbook 8.2 read-only mode", () => {
 });
 
 describe("runbook sections that need clustering (not in this standalone build)", () => {
-  it.skip("5.1 leader node failure: lnc cluster-status, failover — needs the cluster issue (no cluster-status, no peers)", () => undefined);
+  it.skip("5.1 leader node failure: lnc cluster-status, failover — needs the cluster issue (no peers; cluster-status itself is tested on one node in apps/lnc)", () => undefined);
   it.skip("5.2 follower node recovery: rejoin and catch up by replication — needs the cluster issue", () => undefined);
   it.skip("5.3 complete node replacement: cluster.peers, full state via replication — needs the cluster issue", () => undefined);
   it.skip("6.1 split-brain recovery: stale partition stopped, exported (divergent/), wiped, resynced — needs the cluster issue", () => undefined);

@@ -25,6 +25,7 @@ import {
   runImportTopic,
   securityOf,
   type RemoteSecurity,
+  runClusterStatus,
 } from "@lance/cli";
 
 function nonNegativeInt(value: string): number {
@@ -245,6 +246,12 @@ securityFlags(program.command("topic-info"))
   .requiredOption("-t, --topic <name|id>", "topic name or id")
   .option("--json", "machine-readable output")
   .action(action((o: SecurityFlags & { server: string; topic: string; json?: boolean }) => runTopicInfo(remote(o), processIO)));
+
+securityFlags(program.command("cluster-status"))
+  .description("the node's view of the cluster: id, role, term, leader, peers, quorum (exit 1 without a leader or quorum, or when a node is unreachable)")
+  .option(...SERVER_FLAG)
+  .option("--json", "machine-readable output")
+  .action(action((o: SecurityFlags & { server: string; json?: boolean }) => runClusterStatus(remote(o), processIO)));
 
 securityFlags(program.command("set-retention"))
   .description("set a topic's retention limits (0 = unlimited)")

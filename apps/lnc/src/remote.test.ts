@@ -62,6 +62,14 @@ describe("lnc remote commands against a real in-process server (built binary, re
     expect(bad.code).toBe(2);
   });
 
+  it("cluster-status reports a standalone node as its own healthy leader (runbook 5.1 step 1 on one node)", async () => {
+    const r = await lnc(["cluster-status", "--server", S]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/Node 0 at .* \(standalone\)\n  Role:\s+leader[\s\S]*Nodes:\s+1 of 1 reachable[\s\S]*✓ Cluster healthy/);
+    const j = JSON.parse((await lnc(["cluster-status", "--server", S, "--json"])).out) as { isLeader: boolean; healthy: boolean; problems: string[] };
+    expect(j).toMatchObject({ isLeader: true, healthy: true, problems: [] });
+  });
+
   it("list-topics needs exactly one of --path and --server", async () => {
     const neither = await lnc(["list-topics"]);
     expect(neither.code).toBe(2);

@@ -31,3 +31,4 @@ export { runImportTopic, importTopic, renderImport, type ImportTopicOptions, typ
 export { ArchiveReader } from "./archive/reader.js";
 export { crc32cCombine, Crc32cStream } from "./archive/crc-stream.js";
 export * from "./archive/format.js";
+export { runClusterStatus, clusterProblems, type ClusterStatusOptions } from "./remote/cluster-status.js";

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CommandIO } from "../io.js";
 import { benchPayload, percentile, renderBench } from "./bench.js";
 import { parseStart } from "./consume.js";
+import { clusterProblems } from "./cluster-status.js";
 import { jsonInteger, parseU64 } from "./session.js";
 import { listTopicsMode } from "./topics.js";
 
@@ -11,6 +12,17 @@ function io(): CommandIO & { errs: string[] } {
 }
 
 describe("remote command helpers", () => {
+  it("cluster health: no leader, no quorum and unreachable nodes are problems", () => {
+    const base = { nodeId: 1, leaderId: 1, isLeader: true, currentTerm: 3, nodeCount: 3, healthyNodes: 3, quorumAvailable: true, peerStates: {} };
+    expect(clusterProblems(base)).toEqual([]);
+    expect(clusterProblems({ ...base, healthyNodes: 2 })).toEqual(["under-replicated: 2 of 3 nodes reachable"]);
+    expect(clusterProblems({ ...base, leaderId: null, isLeader: false, healthyNodes: 1, quorumAvailable: false })).toEqual([
+      expect.stringContaining("no leader"),
+      "no quorum: 1 of 3 nodes reachable, 2 needed",
+    ]);
+    expect(clusterProblems({ ...base, mode: "standalone", nodeCount: 1, healthyNodes: 1, leaderId: 0 })).toEqual([]);
+  });
+
   it("parseStart takes earliest, latest, an offset or @time", () => {
     expect(parseStart(undefined)).toBe("earliest");
     expect(parseStart("latest")).toBe("latest");
