@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
-import { AckModel } from "./test-crash-model.js";
+import { AckModel } from "../fixtures/crash-model.mjs";
 import { Wal } from "./wal.js";
 import { tempDir } from "./test-helpers.js";
 
