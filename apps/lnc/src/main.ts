@@ -24,6 +24,7 @@ import {
   runExportTopic,
   runImportTopic,
   securityOf,
+  type BenchOptions,
   type RemoteSecurity,
   runClusterStatus,
 } from "@lance/cli";
@@ -280,21 +281,9 @@ securityFlags(program.command("bench"))
   .option("--json", "machine-readable report")
   .action(
     action(
-      (o: SecurityFlags & {
-        endpoint: string;
-        topicName: string;
-        connections: number;
-        pipeline: number;
-        msgSize: number;
-        duration: number;
-        warmup: number;
-        batchSize: number;
-        lingerMs: number;
-        maxInFlight: number;
-        reportInterval: number;
-        maxErrors: number;
-        json?: boolean;
-      }) => runBench({ ...remote(o), batchBytes: o.batchSize }, processIO),
+      // The flag is --batch-size (upstream's name); the option field is batchBytes.
+      (o: SecurityFlags & Omit<BenchOptions, "batchBytes" | keyof RemoteSecurity> & { batchSize: number }) =>
+        runBench({ ...remote(o), batchBytes: o.batchSize }, processIO),
     ),
   );
 

@@ -67,6 +67,22 @@ describe("TopicReader", () => {
     await r.close();
   });
 
+  it("follows the writer's rotations and retention through segmentsVersion, without refresh()", async () => {
+    const { dir, writer } = makeTopic({ batches: 10, writer: { maxSegmentBytes: 600 } });
+    writer.sync();
+    const r = new TopicReader(dir, { segmentsVersion: () => writer.segmentsVersion, liveIndex: (f) => writer.liveIndex(f) });
+    expect((await r.read(0, 1e6)).nextOffset).toBe(20);
+    for (let i = 0; i < 10; i++) writer.append({ payload: Buffer.alloc(100, i), recordCount: 2, firstTimestampNs: T0 });
+    writer.flush();
+    expect((await r.read(20, 1e6)).nextOffset).toBe(40);
+    expect(writer.enforceRetention({ maxBytes: 700, maxAgeMs: null }).length).toBeGreaterThan(0);
+    const after = await r.read(0, 1e6);
+    expect(after.skipped).toEqual({ from: 0, to: after.batches[0]!.baseOffset });
+    expect(after.nextOffset).toBe(40);
+    writer.close();
+    await r.close();
+  });
+
   it("finds offsets by time and survives a corrupt index with a warning", async () => {
     const { dir, writer } = makeTopic({ batches: 50, writer: { maxSegmentBytes: 2000 } });
     writer.close();

@@ -30,6 +30,11 @@ export interface TopicReaderOptions {
    * the server passes TopicWriter.liveIndex so lookups in the active segment stay fast.
    */
   liveIndex?: (segmentFileName: string) => SegmentIndex | null;
+  /**
+   * A number that changes when the topic's segment files change (TopicWriter.segmentsVersion):
+   * the reader re-lists the directory only then, instead of the caller calling refresh().
+   */
+  segmentsVersion?: () => number;
 }
 
 /**
@@ -43,16 +48,24 @@ export class TopicReader {
   private readonly open = new Map<string, OpenSegment>();
 
   private readonly liveIndex: TopicReaderOptions["liveIndex"];
+  private readonly segmentsVersion: TopicReaderOptions["segmentsVersion"];
+  private listedVersion: number | null = null;
 
   constructor(dir: string, options: TopicReaderOptions = {}) {
     this.dir = dir;
     this.warn = options.warn ?? (() => {});
     this.liveIndex = options.liveIndex;
+    this.segmentsVersion = options.segmentsVersion;
     this.refresh();
+  }
+
+  private refreshIfChanged(): void {
+    if (this.segmentsVersion && this.segmentsVersion() !== this.listedVersion) this.refresh();
   }
 
   /** Re-lists the directory: call after segments are added, closed or removed. */
   refresh(): void {
+    this.listedVersion = this.segmentsVersion?.() ?? null;
     this.segments = listTopicSegments(this.dir).segments;
     const live = new Set(this.segments.map((s) => s.fileName));
     for (const [file, seg] of this.open) {
@@ -68,13 +81,15 @@ export class TopicReader {
    * least one batch when any exists, and no more than `maxBytes` of payload beyond the first.
    */
   async read(offset: number, maxBytes: number): Promise<ReadResult> {
+    this.refreshIfChanged();
     const batches: Batch[] = [];
     let skipped: ReadResult["skipped"] = null;
     let budget = maxBytes;
     let want = offset;
     for (let i = this.segmentFor(offset); i < this.segments.length; i++) {
       const seg = await this.openSegment(this.segments[i]!);
-      await seg.reader.refresh();
+      // Closed segments never change size; only the active one grows.
+      if (seg.name.closedNs === null) await seg.reader.refresh();
       const first = batches.length === 0 ? await this.locate(seg, want) : await firstBatch(seg.reader);
       if (!first) continue;
       // A gap ends the read, so the next read starts at it and reports what it skipped.
@@ -100,9 +115,11 @@ export class TopicReader {
 
   /** The offset of the first batch whose newest record is at or after `timestampNs`; null if none. */
   async offsetForTime(timestampNs: bigint): Promise<number | null> {
+    this.refreshIfChanged();
     for (const name of this.segments) {
       const seg = await this.openSegment(name);
-      await seg.reader.refresh();
+      // Closed segments never change size; only the active one grows.
+      if (seg.name.closedNs === null) await seg.reader.refresh();
       const b = await findBatchByTime(seg.reader, this.indexOf(seg), timestampNs, this.warn);
       if (b) return b.baseOffset;
     }

@@ -44,6 +44,7 @@ export class TopicWriter {
   private builder: SegmentIndexBuilder | null = null;
   private next: number;
   private closed = false;
+  private version = 0;
 
   private constructor(dir: string, opts: TopicWriterOptions, catalog: TopicCatalog) {
     this.dir = dir;
@@ -115,6 +116,11 @@ export class TopicWriter {
     return tw;
   }
 
+  /** Changes whenever a segment file is created, renamed by closing, or deleted. */
+  get segmentsVersion(): number {
+    return this.version;
+  }
+
   /** One past the last offset assigned: the next append's base offset. */
   get nextOffset(): number {
     return this.next;
@@ -143,6 +149,7 @@ export class TopicWriter {
     if (!this.active) {
       const base = atOffset ?? this.next;
       this.active = SegmentWriter.create(this.dir, base, this.clock(), this.opts);
+      this.version++;
       this.builder = new SegmentIndexBuilder(base, this.opts.indexIntervalBytes ?? DEFAULT_INDEX_INTERVAL_BYTES);
     }
     const appended = this.active.append(input, atOffset);
@@ -157,6 +164,7 @@ export class TopicWriter {
     const s = this.builder.state;
     const closedNs = s.batchCount > 0 ? s.maxTimestampNs : this.active.createdNs;
     const path = this.active.close(closedNs);
+    this.version++;
     const name = parseSegmentName(path.slice(this.dir.length + 1))!;
     this.builder.writeTo(segmentIndexPath(this.dir, name.stem));
     this.closedSegments.push(catalogSegmentOf(name, s, statSync(path).size, true));
@@ -201,6 +209,7 @@ export class TopicWriter {
       this.gaps = this.gaps.filter((g) => g.to > this.logStartOffset);
       this.writeCatalog();
       rmSync(file, { force: true });
+      this.version++;
       rmSync(segmentIndexPath(this.dir, parseSegmentName(catalogSegmentFileName(oldest))!.stem), { force: true });
       total -= oldest.sizeBytes;
       removed.push(file);

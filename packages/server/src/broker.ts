@@ -147,7 +147,6 @@ export class Broker {
       case "offsetForTime": {
         const t = this.topics.get(msg.topicId);
         if (!t) return error(`Topic ${msg.topicId} not found`);
-        t.reader.refresh();
         const offset = await t.reader.offsetForTime(msg.timestampNs);
         return encodeMessage({ type: "offsetForTimeResponse", offset: BigInt(offset ?? t.writer.nextOffset) });
       }
@@ -200,7 +199,6 @@ export class Broker {
     if (msg.startOffset === TAIL_OFFSET) return encodeFetchResponseParts(end, 0, []);
     if (msg.startOffset > end) return encodeMessage({ type: "catchingUp", serverOffset: end });
     if (msg.startOffset === end || msg.maxBytes === 0) return encodeFetchResponseParts(msg.startOffset, 0, []);
-    topic.reader.refresh();
     const budget = Math.min(msg.maxBytes, MAX_FETCH_RESPONSE_DATA);
     const res = await topic.reader.read(Number(msg.startOffset), budget);
     const batches = res.batches;

@@ -314,7 +314,6 @@ function enforceRetention(registry: TopicRegistry, log: Logger): void {
     try {
       const removed = t.writer.enforceRetention({ maxBytes: r.max_bytes, maxAgeMs: r.max_age_secs ? r.max_age_secs * 1000 : null });
       if (removed.length > 0) {
-        t.reader.refresh();
         log.info({ topic: t.meta.name, removed }, "retention removed segments");
       }
     } catch (err) {

@@ -75,7 +75,7 @@ export class TopicRegistry {
   private openTopic(dir: string, meta: TopicMetadata): Topic {
     const log = this.log.child({ topic: meta.name });
     const writer = TopicWriter.open(dir, { ...this.writerOptions, log: (m) => log.warn({ dir }, m) });
-    const reader = new TopicReader(dir, { warn: (w) => log.warn({ code: w.code, path: w.path }, w.message), liveIndex: (f) => writer.liveIndex(f) });
+    const reader = new TopicReader(dir, { warn: (w) => log.warn({ code: w.code, path: w.path }, w.message), liveIndex: (f) => writer.liveIndex(f), segmentsVersion: () => writer.segmentsVersion });
     return { meta, dir, writer, reader, assigned: writer.nextOffset, deleting: false, dirty: false };
   }
 
