@@ -22,6 +22,7 @@ import type { Topic, TopicRegistry } from "./topic-registry.js";
 import type { WritePath } from "./write-path.js";
 import type { ConsumerOffsets } from "./consumer-offsets.js";
 import type { AuthSession, TokenAuth } from "./auth.js";
+import { checkAccess } from "./access.js";
 
 /** A reply: one frame, or a frame split in parts (fetch data is written without copying). */
 export type Reply = Uint8Array | Uint8Array[];
@@ -53,6 +54,8 @@ export class Broker {
       this.log.warn({ peer: session.peer, request: msg.type }, "request refused: connection not authenticated");
       return error(ErrorText.AuthenticationRequired);
     }
+    const denied = checkAccess(this.auth, this.topics, msg, session, this.metrics, this.log);
+    if (denied) return denied;
     if (msg.type === "authenticate") return this.authenticate(msg.token, session);
     try {
       return await this.dispatch(msg);

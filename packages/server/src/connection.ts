@@ -1,10 +1,12 @@
 import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import { FrameDecoder, HEADER_SIZE, decodeMessage, encodeMessage, isClientMessage, isProtocolError, ErrorText } from "@lance/protocol";
 import type { Broker, Reply } from "./broker.js";
 import type { AuthSession } from "./auth.js";
 import type { LimitEvent } from "./limits.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics.js";
+import { peerCommonName } from "./tls.js";
 
 export interface ConnectionLimits {
   maxPayloadSize: number;
@@ -48,7 +50,9 @@ export class Connection {
     private readonly onClose: (c: Connection) => void,
   ) {
     this.decoder = new FrameDecoder({ maxPayloadLength: opts.maxPayloadSize });
-    this.session = { peer: this.peer, tokenDigest: null };
+    // The CN counts for the ACL only from a certificate the handshake verified (mTLS).
+    const clientCN = socket instanceof TLSSocket && socket.authorized ? (peerCommonName(socket) ?? null) : null;
+    this.session = { peer: this.peer, tokenDigest: null, clientCN };
     socket.setNoDelay(true);
     this.armTimer();
     socket.on("data", (chunk) => this.onData(chunk));

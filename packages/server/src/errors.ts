@@ -4,6 +4,8 @@ export type SecurityErrorCode =
   | "LNC_AUTH_NO_TOKENS"
   /** `token_file` cannot be read. */
   | "LNC_AUTH_TOKEN_FILE"
+  /** Bad token names (duplicate, one token under two names) or a bad `[[auth.acl]]` rule. */
+  | "LNC_AUTH_CONFIG"
   /** `[tls] enabled` without a usable cert/key/CA. */
   | "LNC_TLS_CONFIG"
   /** A certificate, key or CA file cannot be read or does not parse. */
