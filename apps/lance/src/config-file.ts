@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { parseHostPort, type ServerConfigInput } from "@lance/server";
+import { aclProblem, parseHostPort, type AclRule, type AuthConfig, type ServerConfigInput } from "@lance/server";
 
 /** What a config file (or the environment, or flags) says; later layers override earlier ones. */
 export type ConfigLayer = Partial<ServerConfigInput> & { logLevel?: string };
@@ -93,12 +93,33 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
 
   const auth = table("auth");
   if (Object.keys(auth).length > 0) {
-    const tokens = auth.tokens === undefined ? [] : asList(auth.tokens).map((t, i) => str(t, `auth.tokens[${i}]`));
+    const tokens: NonNullable<AuthConfig["tokens"]> = auth.tokens === undefined ? [] : asList(auth.tokens).map((t, i) => str(t, `auth.tokens[${i}]`));
+    // [auth.named_tokens] ingest-svc = "secret": tokens an ACL can name (principal = "token:ingest-svc").
+    if (auth.named_tokens !== undefined) {
+      const named = auth.named_tokens;
+      if (typeof named !== "object" || named === null || Array.isArray(named)) throw new ConfigError(`${path}: [auth.named_tokens] must be a table of name = "token"`);
+      for (const [name, token] of Object.entries(named)) tokens.push({ name, token: str(token, `auth.named_tokens.${name}`) });
+    }
+    // [[auth.acl]] principal = "token:<name>" | "cn:<CN>" | "*", topics = [...], allow = ["read", "write", "admin"]
+    const acl: AclRule[] = asList(auth.acl).map((r, i) => {
+      if (typeof r !== "object" || r === null || Array.isArray(r)) throw new ConfigError(`${path}: auth.acl[${i}] must be a table ([[auth.acl]])`);
+      const rule = r as Record<string, unknown>;
+      const strings = (key: string) => asList(rule[key]).map((v, j) => str(v, `auth.acl[${i}].${key}[${j}]`));
+      return { principal: str(rule.principal, `auth.acl[${i}].principal`), topics: strings("topics"), allow: strings("allow") as AclRule["allow"] };
+    });
+    const problem = aclProblem(acl);
+    if (problem) throw new ConfigError(`${path}: ${problem}`);
     layer.auth = {
       ...(auth.enabled !== undefined ? { enabled: bool(auth.enabled, "auth.enabled") } : {}),
       ...(auth.write_only !== undefined ? { writeOnly: bool(auth.write_only, "auth.write_only") } : {}),
       ...(auth.token_file !== undefined ? { tokenFile: relativeTo(path, str(auth.token_file, "auth.token_file")) } : {}),
       tokens,
+      ...(acl.length > 0 ? { acl } : {}),
+      // SIGHUP: tokens, named_tokens, token_file and acl are re-read from this file.
+      reread: () => {
+        const again = readConfigFile(path).layer.auth ?? {};
+        return { tokens: again.tokens ?? [], tokenFile: again.tokenFile ?? null, acl: again.acl ?? [] };
+      },
     };
   }
 

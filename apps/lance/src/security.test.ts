@@ -45,7 +45,7 @@ describe("lance [auth]", () => {
     const d = dir();
     const p = join(d, "lance.toml");
     writeFileSync(p, '[auth]\nenabled = true\ntokens = ["a", "b"]\ntoken_file = "tokens.txt"\nwrite_only = true\n');
-    expect(readConfigFile(p).layer.auth).toEqual({ enabled: true, tokens: ["a", "b"], tokenFile: join(d, "tokens.txt"), writeOnly: true });
+    expect(readConfigFile(p).layer.auth).toEqual({ enabled: true, tokens: ["a", "b"], tokenFile: join(d, "tokens.txt"), writeOnly: true, reread: expect.any(Function) });
     writeFileSync(p, "[auth]\nenabled = 1\n");
     expect(() => readConfigFile(p)).toThrow(/auth\.enabled must be true or false/);
   });
@@ -74,6 +74,48 @@ describe("lance [auth]", () => {
     expect(await w.request({ type: "listTopics" })).toMatchObject({ type: "topicResponse" });
     expect(lance.logs.join("\n")).not.toMatch(/tok-alpha|tok-bravo/);
     w.close();
+    lance.proc.kill("SIGTERM");
+    expect(await lance.exited).toBe(0);
+  });
+});
+
+describe("lance [[auth.acl]]", () => {
+  it("maps [auth.named_tokens] and [[auth.acl]]; bad rules are a config error", () => {
+    const d = dir();
+    const p = join(d, "lance.toml");
+    writeFileSync(p, '[auth]\nenabled = true\ntokens = ["root"]\n[auth.named_tokens]\ningest-svc = "s1"\n[[auth.acl]]\nprincipal = "token:ingest-svc"\ntopics = ["orders", "logs-*"]\nallow = ["write"]\n');
+    const auth = readConfigFile(p).layer.auth!;
+    expect(auth.tokens).toEqual(["root", { name: "ingest-svc", token: "s1" }]);
+    expect(auth.acl).toEqual([{ principal: "token:ingest-svc", topics: ["orders", "logs-*"], allow: ["write"] }]);
+    writeFileSync(p, '[auth]\n[[auth.acl]]\nprincipal = "ingest-svc"\ntopics = ["orders"]\nallow = ["write"]\n');
+    expect(() => readConfigFile(p)).toThrow(/principal "ingest-svc" must be "token:<name>", "cn:<certificate CN>" or "\*"/);
+  });
+
+  it("enforces the rules of lance.toml and re-reads them on SIGHUP", async () => {
+    const d = dir();
+    const p = join(d, "lance.toml");
+    const config = (topics: string) =>
+      `data_dir = "${join(d, "data")}"\n[auth]\nenabled = true\ntokens = ["root-tok"]\n[auth.named_tokens]\nsvc = "svc-tok"\n[[auth.acl]]\nprincipal = "token:svc"\ntopics = ${topics}\nallow = ["read", "write"]\n`;
+    writeFileSync(p, config('["orders"]'));
+    const lance = await startLance(["--config", p]);
+    const root = await Wire.open(lance.port);
+    expect(await root.request(authenticate("root-tok"))).toMatchObject({ ok: true });
+    const id = (m: unknown) => JSON.parse((m as { json: string }).json).id as number;
+    const orders = id(await root.request({ type: "createTopic", name: "orders" }));
+    const other = id(await root.request({ type: "createTopic", name: "other" }));
+    const svc = await Wire.open(lance.port);
+    expect(await svc.request(authenticate("svc-tok"))).toMatchObject({ ok: true });
+    const fetch = (topicId: number) => ({ type: "fetch" as const, topicId, startOffset: 0n, maxBytes: 1024 });
+    expect(await svc.request(fetch(orders))).toMatchObject({ type: "fetchResponse" });
+    expect(await svc.request(fetch(other))).toMatchObject({ type: "errorResponse", message: expect.stringMatching(/^Access denied: read permission on topic "other"/) });
+    writeFileSync(p, config('["orders", "other"]'));
+    lance.proc.kill("SIGHUP");
+    await waitFor(() => lance.logs.some((l) => l.includes("reload complete")), "the reload log line");
+    expect(await svc.request(fetch(other))).toMatchObject({ type: "fetchResponse" });
+    expect(lance.logs.join("\n")).toContain("request refused: access denied");
+    expect(lance.logs.join("\n")).not.toMatch(/svc-tok|root-tok/);
+    root.close();
+    svc.close();
     lance.proc.kill("SIGTERM");
     expect(await lance.exited).toBe(0);
   });

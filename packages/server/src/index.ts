@@ -1,6 +1,7 @@
 export { createServer, TLS_REQUIRED_TEXT, type LanceServer, type ReloadReport } from "./server.js";
 export type { TlsConfig } from "./tls.js";
-export { readTokenFile, type AuthConfig } from "./auth.js";
+export { readTokenFile, type AuthConfig, type NamedToken } from "./auth.js";
+export { aclProblem, type AclRule, type Permission } from "./access.js";
 export { SecurityError, isSecurityError, type SecurityErrorCode } from "./errors.js";
 export { resolveConfig, parseHostPort, DEFAULT_CLIENT_PORT, type ServerConfig, type ServerConfigInput, type HostPort } from "./config.js";
 export { defaultLogger, type Logger } from "./log.js";
