@@ -1,1 +1,2 @@
 export { makeTestCerts, opensslMissing, type TestCerts } from "./certs.js";
+export { FaultProxy, type FaultMode } from "./fault-proxy.js";
