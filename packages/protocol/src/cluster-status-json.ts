@@ -14,6 +14,19 @@ export interface ClusterStatus {
   quorumAvailable: boolean;
   /** Node id (decimal string) -> "Disconnected" | "Connecting" | "Connected" | "Failed". */
   peerStates: Record<string, string>;
+  /** Ours (absent from upstream servers): the node's Raft view. */
+  raft?: RaftStatus;
+}
+
+/** Our extension of the status body: indexes and, on the leader, each peer's replication. */
+export interface RaftStatus {
+  role: string;
+  replicationMode: string;
+  commitIndex: number;
+  appliedIndex: number;
+  lastIndex: number;
+  /** Leader only: node id -> the last log index known to be stored there and how far behind it is. */
+  peers: Record<string, { matchIndex: number; lag: number; state: string }>;
 }
 
 export function formatClusterStatus(s: ClusterStatus): string {
@@ -27,7 +40,35 @@ export function formatClusterStatus(s: ClusterStatus): string {
     ["node_id", s.nodeId],
     ["peer_states", Object.fromEntries(Object.keys(s.peerStates).sort().map((k) => [k, s.peerStates[k]]))],
     ["quorum_available", s.quorumAvailable],
+    ...(s.raft ? ([["raft", raftJson(s.raft)]] as const) : []),
   ]);
+}
+
+function raftJson(r: RaftStatus): Record<string, unknown> {
+  const peers = Object.fromEntries(
+    Object.keys(r.peers)
+      .sort()
+      .map((k) => [k, { lag: r.peers[k]!.lag, match_index: r.peers[k]!.matchIndex, state: r.peers[k]!.state }]),
+  );
+  return { applied_index: r.appliedIndex, commit_index: r.commitIndex, last_index: r.lastIndex, peers, replication_mode: r.replicationMode, role: r.role };
+}
+
+function parseRaft(v: unknown): RaftStatus | undefined {
+  if (v === undefined || v === null) return undefined;
+  const o = asObject(v, `${WHAT} raft`);
+  const peers: RaftStatus["peers"] = {};
+  for (const [k, p] of Object.entries(asObject(o["peers"] ?? {}, `${WHAT} raft.peers`))) {
+    const q = asObject(p, `${WHAT} raft.peers.${k}`);
+    peers[k] = { matchIndex: readNumber(q, "match_index", WHAT), lag: readNumber(q, "lag", WHAT), state: String(q["state"] ?? "") };
+  }
+  return {
+    role: String(o["role"] ?? ""),
+    replicationMode: String(o["replication_mode"] ?? ""),
+    commitIndex: readNumber(o, "commit_index", WHAT),
+    appliedIndex: readNumber(o, "applied_index", WHAT),
+    lastIndex: readNumber(o, "last_index", WHAT),
+    peers,
+  };
 }
 
 const WHAT = "cluster status";
@@ -52,5 +93,7 @@ export function parseClusterStatus(json: string): ClusterStatus {
     peerStates,
   };
   if (obj["mode"] === "standalone") status.mode = "standalone";
+  const raft = parseRaft(obj["raft"]);
+  if (raft) status.raft = raft;
   return status;
 }

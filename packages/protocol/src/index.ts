@@ -29,5 +29,5 @@ export {
   type ErrorTextKind,
 } from "./error-text.js";
 export { type TopicInfo, type Retention, type TopicResponseBody, formatTopicResponse, parseTopicResponse } from "./topic-json.js";
-export { type ClusterStatus, formatClusterStatus, parseClusterStatus } from "./cluster-status-json.js";
+export { type ClusterStatus, type RaftStatus, formatClusterStatus, parseClusterStatus } from "./cluster-status-json.js";
 export { utf8Strict } from "./wire-values.js";

@@ -3,7 +3,7 @@ import { RaftError } from "./errors.js";
 import { RaftLog } from "./log.js";
 import { Progress } from "./progress.js";
 import { createRng, randInt, type Rng } from "./rng.js";
-import { EMPTY_HARD_STATE, hardStateEqual } from "./types.js";
+import { EMPTY_HARD_STATE, hardStateEqual, type PeerProgress } from "./types.js";
 import type {
   AppendMessage,
   AppendResponseMessage,
@@ -296,6 +296,14 @@ export class Raft {
     this.transferElapsed = 0;
     if (pr.match === this.log.lastIndex()) this.send({ type: "timeoutNow", to });
     else this.sendAppend(to);
+  }
+
+  /** The leader's view of each voter's log (empty on a non-leader). */
+  progress(): Map<NodeId, PeerProgress> {
+    const out = new Map<NodeId, PeerProgress>();
+    if (this.role !== "leader") return out;
+    for (const [id, pr] of this.prs) out.set(id, { match: pr.match, next: pr.next, state: pr.state, recentActive: pr.recentActive });
+    return out;
   }
 
   private mostCaughtUpPeer(): NodeId {

@@ -1,7 +1,7 @@
 import type { RaftConfig } from "./config.js";
 import { RaftError } from "./errors.js";
 import { Raft } from "./raft.js";
-import { hardStateEqual, type HardState, type Message, type NodeId, type Ready, type Status } from "./types.js";
+import { hardStateEqual, type HardState, type Message, type NodeId, type PeerProgress, type Ready, type Status } from "./types.js";
 
 /**
  * The host's handle on one Raft node. Drive it with tick(), step(), propose(); whenever
@@ -50,6 +50,11 @@ export class RawNode {
 
   status(): Status {
     return this.raft.status();
+  }
+
+  /** Leader only: each voter's replication progress (empty map on other roles). */
+  progress(): Map<NodeId, PeerProgress> {
+    return this.raft.progress();
   }
 
   /** The node's term of entry `index`, when it still holds it. */

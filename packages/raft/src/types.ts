@@ -194,3 +194,12 @@ export interface Status {
   readonly lastIndex: number;
   readonly rejoining: boolean;
 }
+
+/** What the leader knows of one voter's log: `match` is the last index known to be stored there. */
+export interface PeerProgress {
+  readonly match: number;
+  readonly next: number;
+  readonly state: "probe" | "replicate" | "snapshot";
+  /** Heard from since the last check-quorum round. */
+  readonly recentActive: boolean;
+}

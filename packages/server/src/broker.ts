@@ -10,6 +10,7 @@ import {
   readOnlyText,
   utf8Strict,
   type ClientMessage,
+  type ClusterStatus,
   type FetchMessage,
   type IngestMessage,
   type TopicInfo,
@@ -42,6 +43,7 @@ export class Broker {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     private readonly auth: TokenAuth,
+    private readonly clusterStatus: () => ClusterStatus,
   ) {}
 
   /**
@@ -96,8 +98,7 @@ export class Broker {
         if (this.cfg.readOnly) return error(readOnlyText());
         const retention = msg.type === "createTopicWithRetention" ? { maxAgeSecs: Number(msg.maxAgeSecs), maxBytes: Number(msg.maxBytes) } : null;
         if (msg.name.length === 0) return error("Topic name required");
-        const t = this.topics.create(msg.name, retention);
-        this.log.info({ topic: t.meta.name, id: t.meta.id }, "topic created");
+        const t = await this.writes.createTopic(msg.name, retention);
         return this.topicReply(t, msg.type === "createTopicWithRetention");
       }
       case "listTopics":
@@ -110,34 +111,21 @@ export class Broker {
         if (this.cfg.readOnly) return error(readOnlyText());
         const t = this.topics.get(msg.topicId);
         if (!t) return error(`Configuration error: Topic ${msg.topicId} not found`);
-        await this.deleteTopic(t);
+        await this.writes.deleteTopic(t);
         return encodeMessage({ type: "topicResponse", json: formatTopicResponse({ kind: "deleted", topicId: msg.topicId }) });
       }
       case "setRetention": {
         if (this.cfg.readOnly) return error(readOnlyText());
         const t = this.topics.get(msg.topicId);
         if (!t) return error(`Configuration error: Topic ${msg.topicId} not found`);
-        this.topics.setRetention(t, { maxAgeSecs: Number(msg.maxAgeSecs), maxBytes: Number(msg.maxBytes) });
+        await this.writes.setRetention(t, { maxAgeSecs: Number(msg.maxAgeSecs), maxBytes: Number(msg.maxBytes) });
         return encodeMessage({
           type: "topicResponse",
           json: formatTopicResponse({ kind: "retention", topicId: msg.topicId, retention: { maxAgeSecs: msg.maxAgeSecs, maxBytes: msg.maxBytes } }),
         });
       }
       case "getClusterStatus":
-        return encodeMessage({
-          type: "clusterStatusResponse",
-          json: formatClusterStatus({
-            mode: "standalone",
-            nodeId: this.cfg.nodeId,
-            isLeader: true,
-            leaderId: this.cfg.nodeId,
-            currentTerm: 0,
-            nodeCount: 1,
-            healthyNodes: 1,
-            quorumAvailable: true,
-            peerStates: {},
-          }),
-        });
+        return encodeMessage({ type: "clusterStatusResponse", json: formatClusterStatus(this.clusterStatus()) });
       case "subscribe": {
         const t = this.topics.get(msg.topicId);
         if (!t) return error("Topic not found");
@@ -221,14 +209,6 @@ export class Broker {
     return encodeFetchResponseParts(BigInt(next), records, kept.map((b) => b.payload));
   }
 
-  private async deleteTopic(t: Topic): Promise<void> {
-    t.deleting = true;
-    await this.writes.drain();
-    await this.writes.checkpoint();
-    await this.topics.remove(t);
-    this.offsets.forget(t.meta.id);
-    this.log.info({ topic: t.meta.name, id: t.meta.id }, "topic deleted");
-  }
 }
 
 function info(t: Topic): TopicInfo {

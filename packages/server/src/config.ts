@@ -49,9 +49,49 @@ export interface ServerConfig {
   tls: TlsConfig;
   /** Per-client limits (`[limits]`). */
   limits: LimitsConfig;
+  /** Replication (design D4). No peers: a single-node Raft group (standalone). */
+  cluster: ClusterConfig;
 }
 
-export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth" | "tls" | "limits">> & {
+export interface PeerConfig {
+  id: number;
+  host: string;
+  /** Node-to-node port (1993 by default). */
+  port: number;
+}
+
+export interface ClusterConfig {
+  /** Every node of the cluster; may include this node (matched by id). Empty: standalone. */
+  peers: PeerConfig[];
+  /** Node-to-node listener. */
+  replicationAddr: HostPort;
+  /** L3: acknowledge after a majority has the write; L1: after the leader's own fsync. */
+  mode: "l1" | "l3";
+  /** `host:port` clients are redirected to for this node; default: listen address, or this node's peer host with the client port. */
+  advertiseAddr: string | null;
+  tickMs: number;
+  electionTick: number;
+  heartbeatTick: number;
+  proposalTimeoutMs: number;
+  keepLogBytes: number;
+}
+
+export const DEFAULT_REPLICATION_PORT = 1993;
+
+const DEFAULT_CLUSTER: ClusterConfig = {
+  peers: [],
+  replicationAddr: { host: "0.0.0.0", port: DEFAULT_REPLICATION_PORT },
+  mode: "l3",
+  advertiseAddr: null,
+  tickMs: 10,
+  electionTick: 15,
+  heartbeatTick: 5,
+  proposalTimeoutMs: 10_000,
+  keepLogBytes: 64 * 1024 * 1024,
+};
+
+export type ServerConfigInput = Partial<Omit<ServerConfig, "wal" | "auth" | "tls" | "limits" | "cluster">> & {
+  cluster?: Partial<ClusterConfig>;
   dataDir: string;
   wal?: Partial<ServerConfig["wal"]>;
   auth?: Partial<AuthConfig>;
@@ -88,6 +128,7 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
     auth: { ...DEFAULT_AUTH, ...definedOnly(input.auth ?? {}) },
     tls: { ...DEFAULT_TLS, ...definedOnly(input.tls ?? {}) },
     limits: { ...DEFAULT_LIMITS, ...definedOnly(input.limits ?? {}) },
+    cluster: { ...DEFAULT_CLUSTER, ...definedOnly(input.cluster ?? {}) },
   };
   const bad = (why: string): never => {
     throw new LanceError("LNC_BAD_CONFIG", why);
@@ -105,10 +146,48 @@ export function resolveConfig(input: ServerConfigInput): ServerConfig {
   if (c.auth.enabled && c.auth.tokens.length === 0 && !c.auth.tokenFile) {
     throw new SecurityError("LNC_AUTH_NO_TOKENS", "[auth] enabled = true needs tokens or a token_file (refusing to start with nothing to check tokens against)");
   }
+  checkCluster(c, bad);
   const tlsProblem = tlsConfigProblem(c.tls);
   if (tlsProblem) throw new SecurityError("LNC_TLS_CONFIG", tlsProblem);
   checkLimits(c.limits, c.maxPayloadSize + HEADER_SIZE);
   return c;
+}
+
+function checkCluster(c: ServerConfig, bad: (why: string) => never): void {
+  const k = c.cluster;
+  const ids = new Map<number, PeerConfig>();
+  for (const p of k.peers) {
+    if (!Number.isInteger(p.id) || p.id < 0 || p.id > 0xffff) bad(`peer id must be 0..65535, got ${p.id}`);
+    const seen = ids.get(p.id);
+    if (seen && (seen.host !== p.host || seen.port !== p.port)) bad(`peer id ${p.id} is listed twice with different addresses (${seen.host}:${seen.port}, ${p.host}:${p.port})`);
+    ids.set(p.id, p);
+  }
+  if (k.peers.length > 0 && !ids.has(c.nodeId) && ids.size < 2) bad(`a cluster needs at least 2 other peers or this node (${c.nodeId}) in peers`);
+  if (k.mode !== "l1" && k.mode !== "l3") bad(`replication_mode must be l1 or l3, got ${String(k.mode)}`);
+  if (!(k.heartbeatTick >= 1 && k.electionTick > k.heartbeatTick)) bad("need 1 <= heartbeat ticks < election ticks");
+  if (k.tickMs < 1) bad(`tick must be at least 1 ms, got ${k.tickMs}`);
+}
+
+/** Voter ids: every peer and this node. */
+export function votersOf(c: ServerConfig): number[] {
+  return [...new Set([c.nodeId, ...c.cluster.peers.map((p) => p.id)])].sort((a, b) => a - b);
+}
+
+/**
+ * A peer list entry as upstream accepts it: `id@host:port`, or `host:port` whose first DNS
+ * label ends in `-<n>` (`lance-2.lance:1993` is node 2), or `ip:port` (node id = position).
+ */
+export function parsePeer(text: string, position: number): PeerConfig {
+  const at = text.indexOf("@");
+  const idText = at >= 0 ? text.slice(0, at) : null;
+  const addr = parseHostPort(at >= 0 ? text.slice(at + 1) : text.includes(":") ? text : `${text}:${DEFAULT_REPLICATION_PORT}`, `peer ${text}`);
+  let id: number;
+  if (idText !== null && /^\d+$/.test(idText)) id = Number(idText);
+  else {
+    const suffix = /-(\d+)$/.exec(addr.host.split(".")[0] ?? "");
+    id = suffix ? Number(suffix[1]) : position;
+  }
+  return { id, host: addr.host, port: addr.port };
 }
 
 function definedOnly<T extends object>(o: T): Partial<T> {

@@ -5,13 +5,20 @@ import { LanceError, writeFileAtomic } from "@lance/segment-format";
 /**
  * Offsets committed with CommitOffset, kept in `{data}/consumer-offsets.json` (upstream kept
  * them in memory only, so they vanished on restart). Written atomically on every commit.
+ * Node-local: a commit is not replicated; a node gets the leader's file with a snapshot.
  */
 export class ConsumerOffsets {
-  private readonly path: string;
+  readonly path: string;
   private readonly offsets = new Map<string, string>();
 
   constructor(dataDir: string) {
     this.path = join(dataDir, "consumer-offsets.json");
+    this.reload();
+  }
+
+  /** Reads the file again (a snapshot from the leader replaced it). */
+  reload(): void {
+    this.offsets.clear();
     if (!existsSync(this.path)) return;
     let raw: unknown;
     try {

@@ -8,7 +8,7 @@ import { walDir } from "@lance/segment-format";
 import { Wal, type WalLogEvent } from "@lance/wal";
 import { TokenAuth } from "./auth.js";
 import { Broker } from "./broker.js";
-import { resolveConfig, type HostPort, type ServerConfig, type ServerConfigInput } from "./config.js";
+import { resolveConfig, votersOf, type HostPort, type ServerConfig, type ServerConfigInput } from "./config.js";
 import { Connection } from "./connection.js";
 import { ConsumerOffsets } from "./consumer-offsets.js";
 import { startHttp, type HealthState } from "./http.js";
@@ -18,6 +18,13 @@ import { TLS_HANDSHAKE_RECORD, loadTlsMaterial, peerCommonName } from "./tls.js"
 import { ConnectionLimiter } from "./limits.js";
 import { TopicRegistry } from "./topic-registry.js";
 import { WritePath } from "./write-path.js";
+import { TopicWriter } from "@lance/index";
+import type { ClusterStatus, RaftStatus } from "@lance/protocol";
+import { Replica } from "./cluster/replica.js";
+import { ReplicaLog } from "./cluster/replica-log.js";
+import { finishSnapshotInstall, swapInSnapshot } from "./cluster/snapshot.js";
+import { StateMachine } from "./cluster/state-machine.js";
+import { Transport } from "./cluster/transport.js";
 
 export interface LanceServer {
   readonly config: ServerConfig;
@@ -81,6 +88,8 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
   );
   let wal: Wal | null = null;
   let writes: WritePath | null = null;
+  let replica: Replica | null = null;
+  let transport: Transport | null = null;
   let tcp: TcpServer | null = null;
   const http: HttpServer[] = [];
   const connections = new Set<Connection>();
@@ -91,6 +100,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     const reasons: string[] = [];
     if (state !== "running") reasons.push(`server is ${state}`);
     if (writes?.failed) reasons.push(writes.failed.message);
+    if (replica?.quorumLost) reasons.push("Quorum lost: no leader reachable; writes are refused (read-only)");
     return { live: state !== "stopped", ready: reasons.length === 0, reasons };
   };
 
@@ -106,24 +116,65 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
       auth: auth.enabled ? { tokens: auth.tokenCount, writeOnly: config.auth.writeOnly } : false,
       tls: config.tls.enabled ? { requireClientCert: config.tls.requireClientCert } : false,
     };
-    log.info({ dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, ...security }, "starting lance (standalone)");
+    const clustered = config.cluster.peers.some((p) => p.id !== config.nodeId);
+    const mode = clustered ? { cluster: votersOf(config), replication: config.cluster.mode } : { standalone: true };
+    log.info({ dataDir: config.dataDir, wal: dir, nodeId: config.nodeId, readOnly: config.readOnly, ...mode, ...security }, clustered ? "starting lance (cluster)" : "starting lance (standalone)");
     wal = await Wal.open(dir, {
       segmentSize: config.wal.segmentSize,
       groupCommitWindowMs: config.wal.groupCommitWindowMs,
       maxBatchBytes: config.wal.maxBatchBytes,
       logger: (e) => logWalEvent(log, e),
     });
-    registry = new TopicRegistry(
-      config.dataDir,
-      { maxSegmentBytes: config.segmentMaxBytes, maxSegmentAgeMs: config.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY, indexIntervalBytes: config.indexIntervalBytes },
-      log,
-    );
+    await finishInterruptedSnapshot(config.dataDir, wal, log);
+    registry = new TopicRegistry(config.dataDir, writerOptions(config), log);
     registry.load();
-    writes = new WritePath(wal, registry, metrics, log);
-    const replay = await writes.replay();
+    const voters = votersOf(config);
+    const raftLog = await ReplicaLog.load(wal, { singleVoter: voters.length === 1, warn: (o, m) => log.warn(o, m) });
+    const sm = new StateMachine(config.dataDir, registry, new ConsumerOffsets(config.dataDir), metrics, log, wal.checkpoint().index);
+    const peers = config.cluster.peers.filter((p) => p.id !== config.nodeId);
+    const advertise = advertisedClientAddr(config);
+    transport = peers.length > 0
+      ? new Transport({
+          nodeId: config.nodeId,
+          listen: config.cluster.replicationAddr,
+          peers,
+          info: { clientAddr: advertise },
+          onMessage: (from, m) => replica?.step(from, m),
+          logger: log.child({ component: "transport" }),
+          tls: tlsMaterial && config.tls.caPath ? { cert: tlsMaterial.cert, key: tlsMaterial.key, ca: tlsMaterial.ca! } : null,
+        })
+      : null;
+    replica = new Replica(
+      {
+        nodeId: config.nodeId,
+        voters,
+        mode: config.cluster.mode,
+        tickMs: config.cluster.tickMs,
+        electionTick: config.cluster.electionTick,
+        heartbeatTick: config.cluster.heartbeatTick,
+        proposalTimeoutMs: config.cluster.proposalTimeoutMs,
+        keepLogBytes: config.cluster.keepLogBytes,
+        dataDir: config.dataDir,
+        verifyTopic: (d) => TopicWriter.open(d, writerOptions(config)).close(),
+      },
+      raftLog,
+      sm,
+      transport,
+      log.child({ component: "raft" }),
+      metrics,
+    );
+    const clientAddressOf = (id: number): string | null => {
+      if (id === config.nodeId) return advertise;
+      const a = transport?.peerInfo(id)?.clientAddr;
+      return typeof a === "string" ? a : null;
+    };
+    writes = new WritePath(replica, sm, { mode: config.cluster.mode, keepLogBytes: config.cluster.keepLogBytes, clientAddressOf });
+    replica.start();
+    if (transport) await transport.start();
+    else await untilWritable(replica);
     await writes.checkpoint();
-    log.info({ ...replay, topics: registry.list().length, ms: Date.now() - t0 }, "recovery complete");
-    const broker = new Broker(config, registry, writes, new ConsumerOffsets(config.dataDir), metrics, log, auth);
+    log.info({ applied: sm.applied, lastIndex: raftLog.lastIndex(), voters, topics: registry.list().length, ms: Date.now() - t0 }, "recovery complete");
+    const broker = new Broker(config, registry, writes, sm.offsets, metrics, log, auth, () => clusterStatus(config, replica!, transport));
 
     const attach = (socket: Socket) => {
       metrics.connectionsActive.inc();
@@ -133,6 +184,8 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
         maxInFlightBytes: config.limits.maxInFlightBytesPerConnection,
         firstFrameTimeoutMs: config.limits.firstFrameTimeoutMs,
         idleTimeoutMs: config.limits.idleTimeoutMs,
+        maxSendBufferBytes: config.limits.maxSendBufferBytes,
+        sendStallTimeoutMs: config.limits.sendStallTimeoutMs,
       };
       const c = new Connection(socket, broker, limits, metrics, log, (gone) => {
         connections.delete(gone);
@@ -222,7 +275,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     timers.push(setInterval(() => enforceRetention(registry!, log), config.retentionCheckIntervalMs));
     for (const t of timers) t.unref();
     state = "running";
-    log.info({ listen: addressOf(tcp), ms: Date.now() - t0 }, "lance ready");
+    log.info({ listen: addressOf(tcp), ...(transport ? { replication: transport.address() } : {}), ms: Date.now() - t0 }, "lance ready");
   }
 
   async function stop(): Promise<{ drained: boolean }> {
@@ -248,6 +301,10 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
       await writes.drain();
       await writes.checkpoint().catch((err: Error) => log.error({ err: err.message }, "final checkpoint failed"));
     }
+    // Hand leadership over before going away, so clients see a new leader within a round trip.
+    if (replica && (await replica.transferLeadership(1_000))) log.info({ leader: replica.status().leader }, "leadership transferred");
+    await replica?.stop();
+    await transport?.stop();
     await registry?.closeAll();
     await wal?.close();
     await Promise.all(http.map((h) => new Promise<void>((r) => h.close(() => r()))));
@@ -276,6 +333,62 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
       return addressOf(tcp);
     },
     health,
+  };
+}
+
+function writerOptions(config: ServerConfig) {
+  return { maxSegmentBytes: config.segmentMaxBytes, maxSegmentAgeMs: config.segmentMaxAgeMs ?? Number.POSITIVE_INFINITY, indexIntervalBytes: config.indexIntervalBytes };
+}
+
+/** A snapshot install that a crash interrupted after it was unpacked and checked: complete it. */
+async function finishInterruptedSnapshot(dataDir: string, wal: Wal, log: Logger): Promise<void> {
+  const pending = swapInSnapshot(dataDir);
+  if (!pending) return;
+  if (wal.checkpoint().index < pending.index) await wal.reset(pending.index, pending.term);
+  finishSnapshotInstall(dataDir);
+  log.warn(pending, "completed a snapshot install interrupted by a restart");
+}
+
+/** A single node elects itself at once; it takes writes once its log is applied. */
+async function untilWritable(replica: Replica): Promise<void> {
+  while (replica.writeRefusal() !== null) {
+    if (replica.failed) throw replica.failed;
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/** Where clients are sent for this node: the listen address, unless it is a wildcard. */
+function advertisedClientAddr(config: ServerConfig): string {
+  if (config.cluster.advertiseAddr) return config.cluster.advertiseAddr;
+  const wildcard = config.listen.host === "0.0.0.0" || config.listen.host === "::" || config.listen.host === "";
+  const self = config.cluster.peers.find((p) => p.id === config.nodeId);
+  const host = wildcard ? (self?.host ?? "127.0.0.1") : config.listen.host;
+  return formatHostPort(host, config.listen.port);
+}
+
+function formatHostPort(host: string, port: number): string {
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+function clusterStatus(config: ServerConfig, replica: Replica, transport: Transport | null): ClusterStatus {
+  const s = replica.status();
+  const voters = votersOf(config);
+  const others = voters.filter((v) => v !== config.nodeId);
+  const connected = others.filter((v) => transport?.isConnected(v));
+  const progress = replica.progress();
+  const peers: RaftStatus["peers"] = {};
+  for (const [id, p] of progress) if (id !== config.nodeId) peers[String(id)] = { matchIndex: p.match, lag: Math.max(0, s.lastIndex - p.match), state: p.state };
+  return {
+    ...(others.length === 0 ? { mode: "standalone" as const } : {}),
+    nodeId: config.nodeId,
+    isLeader: s.role === "leader",
+    leaderId: s.leader,
+    currentTerm: s.term,
+    nodeCount: voters.length,
+    healthyNodes: connected.length + 1,
+    quorumAvailable: s.leader !== null && (s.role !== "leader" || connected.length + 1 > voters.length / 2),
+    peerStates: Object.fromEntries(others.map((v) => [String(v), transport?.isConnected(v) ? "Connected" : "Disconnected"])),
+    raft: { role: s.role, replicationMode: config.cluster.mode, commitIndex: s.commit, appliedIndex: s.applied, lastIndex: s.lastIndex, peers },
   };
 }
 

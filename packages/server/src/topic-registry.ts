@@ -97,18 +97,31 @@ export class TopicRegistry {
     return [...this.byId.values()];
   }
 
-  create(name: string, retention: Retention | null): Topic {
+  /** The id a new topic would get: above every id in use (and on disk, for topics imported while running). */
+  nextId(): number {
+    return Math.max(0, ...this.byId.keys(), ...idsOnDisk(this.root)) + 1;
+  }
+
+  /** Checks a create before it is proposed; throws what `create` would. */
+  checkCreate(name: string): void {
     const problem = topicNameProblem(name);
     if (problem) throw new LanceError("LNC_BAD_TOPIC_NAME", `Invalid data: ${problem}`);
     if (this.byName(name)) throw new LanceError("LNC_TOPIC_EXISTS", `Topic '${name}' already exists`);
     const dir = topicDir(this.dataDir, name);
     if (existsSync(dir)) throw new LanceError("LNC_TOPIC_EXISTS", `Topic directory ${dir} already exists (being deleted, or not a topic); remove it or pick another name`);
-    const id = Math.max(0, ...this.byId.keys(), ...idsOnDisk(this.root)) + 1;
+  }
+
+  /** Creates a topic with the id and creation time the proposing leader chose (the same on every replica). */
+  create(name: string, retention: Retention | null, fixed: { id: number; createdAt: number }): Topic {
+    this.checkCreate(name);
+    if (this.byId.has(fixed.id)) throw new LanceError("LNC_TOPIC_EXISTS", `Topic id ${fixed.id} is taken by ${this.byId.get(fixed.id)!.meta.name}`);
+    const dir = topicDir(this.dataDir, name);
+    const id = fixed.id;
     mkdirSync(dir, { mode: 0o750 });
     const meta: TopicMetadata = {
       id,
       name,
-      created_at: Math.floor(Date.now() / 1000),
+      created_at: fixed.createdAt,
       topic_epoch: 1,
       auth: null,
       retention: toStoredRetention(retention),
@@ -139,6 +152,13 @@ export class TopicRegistry {
       t.writer.close();
       await t.reader.close();
     }
+  }
+
+  /** Closes every topic and opens what is on disk now (after a snapshot replaced `segments/`). */
+  async reopen(): Promise<void> {
+    await this.closeAll();
+    this.byId.clear();
+    this.load();
   }
 }
 

@@ -1,21 +1,8 @@
+import { ErrorPrefix, noQuorumText, notLeaderText } from "@lance/protocol";
 import { LanceError } from "@lance/segment-format";
-import type { Wal } from "@lance/wal";
-import type { Logger } from "./log.js";
-import type { Metrics } from "./metrics.js";
-import type { Topic, TopicRegistry } from "./topic-registry.js";
-import { ENTRY_INGEST, decodeIngestEntry, encodeIngestEntry, type IngestEntry } from "./wal-entry.js";
-
-/** Standalone runs as a single term; the cluster issue turns this into Raft terms. */
-const STANDALONE_TERM = 1;
-const REPLAY_CHUNK_BYTES = 8 * 1024 * 1024;
-
-interface Pending {
-  index: number;
-  topic: Topic;
-  entry: IngestEntry;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
+import type { Replica, WriteRefusal } from "./cluster/replica.js";
+import type { ApplyResult, StateMachine } from "./cluster/state-machine.js";
+import type { Topic, Retention } from "./topic-registry.js";
 
 export interface IngestRequest {
   payload: Uint8Array;
@@ -24,111 +11,106 @@ export interface IngestRequest {
   flags: number;
 }
 
+export interface WritePathOptions {
+  mode: "l1" | "l3";
+  /** Entry bytes kept in memory behind a checkpoint (see ReplicaLog.checkpoint). */
+  keepLogBytes: number;
+  /** The client address (`host:port`) clients should be sent to for node `id`, when known. */
+  clientAddressOf: (id: number) => string | null;
+}
+
 /**
- * The durable write path (design.md D3): an ingest is given its offsets, framed into the WAL
- * (group-committed: one write and one fdatasync for everything queued), and applied to the
- * topic's segments once durable, in WAL order. The caller's promise resolves after both, so an
- * ack never depends on an unsynced write. Segments are fsynced at checkpoints, after which
- * the WAL behind them is recycled; replay after a crash is idempotent by offset.
+ * Every write, on every deployment, is a Raft entry (design D3, D4): the leader gives an ingest
+ * its offsets, proposes it, and answers once the entry is committed and applied (L3), or once
+ * it is on the leader's disk (L1; with a single node both are the same). Topic changes are
+ * entries too. A node that cannot take a write says why in the protocol's terms: NOT_LEADER
+ * naming the leader's client address, NO_QUORUM, or a retryable FORWARD_FAILED.
  */
 export class WritePath {
-  private nextIndex: number;
-  private readonly pending: Pending[] = [];
-  private pendingBytes = 0;
-  private appliedIndex: number;
-  private failure: Error | null = null;
+  private nextTopicId = 0;
   private checkpointing: Promise<void> | null = null;
 
   constructor(
-    private readonly wal: Wal,
-    private readonly topics: TopicRegistry,
-    private readonly metrics: Metrics,
-    private readonly log: Logger,
+    private readonly replica: Replica,
+    private readonly sm: StateMachine,
+    private readonly opts: WritePathOptions,
   ) {
-    this.nextIndex = wal.lastIndex() + 1;
-    this.appliedIndex = wal.lastIndex();
+    replica.onWritable = () => this.resetAssigned();
   }
 
-  /** Bytes accepted but not yet durable and applied. */
+  /** Bytes accepted but not yet acknowledged. */
   get inFlightBytes(): number {
-    return this.pendingBytes;
+    return this.replica.inFlightBytes;
   }
 
   get failed(): Error | null {
-    return this.failure;
+    return this.replica.failed;
   }
 
-  ingest(topic: Topic, req: IngestRequest): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    const entry: IngestEntry = { topicId: topic.meta.id, baseOffset: topic.assigned, ...req };
-    topic.assigned += req.recordCount;
-    const index = this.nextIndex++;
-    return new Promise<void>((resolve, reject) => {
-      this.pending.push({ index, topic, entry, resolve, reject });
-      this.pendingBytes += req.payload.byteLength;
-      const started = process.hrtime.bigint();
-      this.wal.append({ index, term: STANDALONE_TERM, type: ENTRY_INGEST, payload: encodeIngestEntry(entry) }).then(
-        () => {
-          this.metrics.walSyncSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
-          this.applyDurable();
-        },
-        (err: unknown) => this.fail(err),
-      );
-    });
+  /** A new leader has applied its whole log: offsets and ids continue from what is stored. */
+  private resetAssigned(): void {
+    for (const t of this.sm.topics.all()) t.assigned = t.writer.nextOffset;
+    this.nextTopicId = this.sm.topics.nextId();
   }
 
-  /** Applies, in index order, every pending entry the WAL has made durable. */
-  private applyDurable(): void {
-    const durable = this.wal.durableIndex();
-    const done: Pending[] = [];
-    const touched = new Set<Topic>();
-    try {
-      while (this.pending.length > 0 && this.pending[0]!.index <= durable) {
-        const p = this.pending.shift()!;
-        this.pendingBytes -= p.entry.payload.byteLength;
-        this.applyEntry(p.topic, p.entry);
-        touched.add(p.topic);
-        this.appliedIndex = p.index;
-        done.push(p);
+  private refuse(r: WriteRefusal): never {
+    switch (r.kind) {
+      case "notLeader": {
+        const addr = this.opts.clientAddressOf(r.leader);
+        throw new LanceError("LNC_NOT_LEADER", addr ? notLeaderText(addr) : `${ErrorPrefix.ForwardFailed}leader ${r.leader} has not told its client address yet; retry`);
       }
-      for (const t of touched) if (!t.deleting) t.writer.flush();
-    } catch (err) {
-      this.fail(err);
-      for (const p of done) p.reject(this.failure);
-      return;
+      case "catchingUp":
+        throw new LanceError("LNC_LEADER_CATCHING_UP", `${ErrorPrefix.ForwardFailed}this node just became leader (term ${r.term}) and is applying its log; retry`);
+      case "noLeader":
+        throw new LanceError("LNC_NO_QUORUM", noQuorumText(`no leader: this node reaches ${r.reachable} node(s) including itself, a majority is needed to elect one; writes are refused until then`));
     }
-    for (const p of done) p.resolve();
   }
 
-  private applyEntry(topic: Topic, e: IngestEntry): void {
-    if (topic.deleting) return;
-    topic.writer.append({ payload: e.payload, recordCount: e.recordCount, firstTimestampNs: e.timestampNs, flags: e.flags }, e.baseOffset);
-    topic.dirty = true;
-    this.metrics.recordsIngested.inc(e.recordCount);
-    this.metrics.bytesIngested.inc(e.payload.byteLength);
+  private propose(cmd: Parameters<Replica["propose"]>[0], ack: "applied" | "durable", bytes: number): Promise<ApplyResult> {
+    const refusal = this.replica.writeRefusal();
+    if (refusal) this.refuse(refusal);
+    return this.replica.propose(cmd, ack, bytes);
   }
 
-  /** A WAL or segment write failed: nothing more is accepted; the server must restart (replay repairs it). */
-  private fail(err: unknown): void {
-    if (!this.failure) {
-      const why = err instanceof Error ? err.message : String(err);
-      this.failure = new LanceError("LNC_WRITE_PATH_FAILED", `write path failed, restart the server (the WAL replays what was acknowledged): ${why}`, { cause: err });
-      this.log.error({ err: why }, "write path failed; rejecting writes until restart");
-      this.metrics.errors.inc({ type: "io" });
-    }
-    for (const p of this.pending.splice(0)) p.reject(this.failure);
-    this.pendingBytes = 0;
+  async ingest(topic: Topic, req: IngestRequest): Promise<void> {
+    const refusal = this.replica.writeRefusal();
+    if (refusal) this.refuse(refusal);
+    const baseOffset = topic.assigned;
+    const result = this.replica.propose(
+      { kind: "ingest", entry: { topicId: topic.meta.id, baseOffset, ...req } },
+      this.opts.mode === "l1" ? "durable" : "applied",
+      req.payload.byteLength,
+    );
+    topic.assigned = baseOffset + req.recordCount;
+    unwrap(await result);
   }
 
-  /** Resolves once everything accepted so far is durable and applied (or failed). */
+  async createTopic(name: string, retention: Retention | null): Promise<Topic> {
+    this.sm.topics.checkCreate(name);
+    const id = Math.max(this.nextTopicId, this.sm.topics.nextId());
+    this.nextTopicId = id + 1;
+    const r = unwrap(await this.propose({ kind: "createTopic", name, id, createdAt: Math.floor(Date.now() / 1000), retention: retention && { maxAgeSecs: retention.maxAgeSecs ?? 0, maxBytes: retention.maxBytes ?? 0 } }, "applied", 0));
+    if (r.kind !== "topic") throw new LanceError("LNC_INTERNAL", `create of ${name} applied without a topic`);
+    return r.topic;
+  }
+
+  async deleteTopic(topic: Topic): Promise<void> {
+    unwrap(await this.propose({ kind: "deleteTopic", topicId: topic.meta.id }, "applied", 0));
+  }
+
+  async setRetention(topic: Topic, retention: { maxAgeSecs: number; maxBytes: number }): Promise<void> {
+    unwrap(await this.propose({ kind: "setRetention", topicId: topic.meta.id, retention }, "applied", 0));
+  }
+
+  /** Resolves once every write accepted so far is answered. */
   async drain(): Promise<void> {
-    await this.wal.sync().catch(() => undefined);
-    while (this.pending.length > 0 && !this.failure) await new Promise((r) => setImmediate(r));
+    while (this.replica.inFlightBytes > 0 && !this.replica.failed) await new Promise((r) => setTimeout(r, 5));
+    await this.replica.idle();
   }
 
   /**
-   * Fsyncs every topic changed since the last checkpoint (segment, `.idx`, catalog) and tells
-   * the WAL that everything applied so far is durable elsewhere, so it can recycle its files.
+   * Fsyncs every topic changed since the last checkpoint (segments, `.idx`, catalog), then lets
+   * the WAL recycle what lies behind it.
    */
   checkpoint(): Promise<void> {
     this.checkpointing ??= this.doCheckpoint().finally(() => {
@@ -138,62 +120,13 @@ export class WritePath {
   }
 
   private async doCheckpoint(): Promise<void> {
-    if (this.failure) return;
-    const upTo = this.appliedIndex;
-    if (upTo <= this.wal.checkpoint().index) return;
-    for (const t of this.topics.all()) {
-      if (t.dirty && !t.deleting) {
-        t.dirty = false;
-        try {
-          await t.writer.checkpoint();
-        } catch (err) {
-          t.dirty = true;
-          throw err;
-        }
-      }
-    }
-    await this.wal.markCheckpoint(upTo);
+    if (this.replica.failed) return;
+    const upTo = await this.sm.syncSegments();
+    await this.replica.checkpoint(upTo, this.opts.keepLogBytes);
   }
+}
 
-  /**
-   * Startup: re-applies WAL entries after the checkpoint that the segments do not hold yet.
-   * An entry whose offsets a topic already has is skipped, so replaying twice is harmless.
-   */
-  async replay(): Promise<{ entries: number; applied: number; skipped: number }> {
-    const stats = { entries: 0, applied: 0, skipped: 0 };
-    const holes = this.wal.holes();
-    let lo = Math.max(this.wal.checkpoint().index + 1, this.wal.firstIndex());
-    const end = this.wal.lastIndex() + 1;
-    while (lo < end) {
-      const hole = holes.find((h) => lo >= h.from && lo <= h.to);
-      if (hole) {
-        this.log.warn({ from: hole.from, to: hole.to }, "WAL entries lost to lnc repair --skip-corrupt; their offsets stay a gap");
-        lo = hole.to + 1;
-        continue;
-      }
-      const nextHole = holes.filter((h) => h.from > lo).reduce((m, h) => Math.min(m, h.from), end);
-      for (const e of await this.wal.entries(lo, nextHole, REPLAY_CHUNK_BYTES)) {
-        stats.entries++;
-        lo = e.index + 1;
-        if (e.type !== ENTRY_INGEST) continue;
-        const entry = decodeIngestEntry(e.payload, e.index);
-        const topic = this.topics.get(entry.topicId);
-        if (!topic || entry.baseOffset + entry.recordCount <= topic.writer.nextOffset) {
-          stats.skipped++;
-          continue;
-        }
-        if (entry.baseOffset < topic.writer.nextOffset) {
-          throw new LanceError(
-            "LNC_REPLAY_CONFLICT",
-            `WAL entry ${e.index} (topic ${topic.meta.name}, offsets ${entry.baseOffset}..${entry.baseOffset + entry.recordCount - 1}) overlaps what the segments hold (up to ${topic.writer.nextOffset - 1}); run lnc verify-data --path <data_dir> --topic ${topic.meta.name}`,
-          );
-        }
-        this.applyEntry(topic, entry);
-        stats.applied++;
-      }
-    }
-    for (const t of this.topics.all()) t.assigned = t.writer.nextOffset;
-    this.appliedIndex = this.wal.lastIndex();
-    return stats;
-  }
+function unwrap(r: ApplyResult): ApplyResult {
+  if (r.kind === "error") throw new LanceError("LNC_APPLY_FAILED", r.message);
+  return r;
 }

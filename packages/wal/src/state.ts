@@ -5,11 +5,16 @@ import { loadWalFiles } from "./analyze.js";
 import { walError } from "./errors.js";
 import { CHECKPOINT_FILE, HARD_STATE_FILE } from "./paths.js";
 
-/** Raft hard state; `vote` is a node id or null. */
+/**
+ * Raft hard state; `vote` is a node id or null. `rejoining` and `diskId` are the Raft node's
+ * empty-disk rejoin state (docs/raft.md); absent in files written before they existed.
+ */
 export interface HardState {
   term: number;
   vote: number | null;
   commit: number;
+  rejoining?: boolean;
+  diskId?: number;
 }
 
 /** "Every entry up to `index` is applied and durable elsewhere"; `term` is that entry's term. */
@@ -54,16 +59,17 @@ function isCount(v: unknown): v is number {
 }
 
 export function validateHardState(s: HardState): void {
-  if (!isCount(s.term) || !isCount(s.commit) || !(s.vote === null || isCount(s.vote))) {
+  const extrasOk = (s.rejoining === undefined || typeof s.rejoining === "boolean") && (s.diskId === undefined || isCount(s.diskId));
+  if (!isCount(s.term) || !isCount(s.commit) || !(s.vote === null || isCount(s.vote)) || !extrasOk) {
     throw walError("LNC_WAL_BAD_ARGUMENT", `invalid hard state ${JSON.stringify(s)}`);
   }
 }
 
 export function readHardState(dir: string): HardState {
   const path = join(dir, HARD_STATE_FILE);
-  const b = decode(path, ["term", "vote", "commit"], HARD_STATE_HINT);
+  const b = decode(path, ["term", "vote", "commit", "rejoining", "diskId"], HARD_STATE_HINT);
   if (!b) return { ...EMPTY_HARD_STATE };
-  const s = { term: b.term, vote: b.vote, commit: b.commit } as HardState;
+  const s = { term: b.term, vote: b.vote, commit: b.commit, ...optionalRaftFields(b) } as HardState;
   try {
     validateHardState(s);
   } catch {
@@ -90,7 +96,15 @@ export function writeCheckpoint(dir: string, c: Checkpoint): void {
 }
 
 export function encodeHardState(s: HardState): string {
-  return encodeStateFile({ term: s.term, vote: s.vote, commit: s.commit });
+  return encodeStateFile({ term: s.term, vote: s.vote, commit: s.commit, ...optionalRaftFields(s) });
+}
+
+/** Only the optional fields that are set: an absent key leaves the canonical body (and CRC) of older files unchanged. */
+function optionalRaftFields(s: { rejoining?: unknown; diskId?: unknown }): Pick<HardState, "rejoining" | "diskId"> {
+  return {
+    ...(s.rejoining !== undefined ? { rejoining: s.rejoining as boolean } : {}),
+    ...(s.diskId !== undefined ? { diskId: s.diskId as number } : {}),
+  };
 }
 
 export function encodeCheckpoint(c: Checkpoint): string {

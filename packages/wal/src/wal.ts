@@ -425,7 +425,9 @@ export class Wal {
   async setHardState(s: HardState): Promise<void> {
     this.assertUsable();
     validateHardState(s);
-    const copy = { term: s.term, vote: s.vote, commit: s.commit };
+    const copy: HardState = { term: s.term, vote: s.vote, commit: s.commit };
+    if (s.rejoining !== undefined) copy.rejoining = s.rejoining;
+    if (s.diskId !== undefined) copy.diskId = s.diskId;
     await this.serialState(async () => {
       await writeFileAtomicAsync(join(this.dir, HARD_STATE_FILE), encodeHardState(copy));
       this.hs = copy;

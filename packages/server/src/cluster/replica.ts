@@ -1,0 +1,380 @@
+import { randomInt } from "node:crypto";
+import { RawNode, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "@lance/raft";
+import { LanceError } from "@lance/segment-format";
+import type { Logger } from "../log.js";
+import type { Metrics } from "../metrics.js";
+import { encodeCommand, type Command } from "./commands.js";
+import type { ReplicaLog } from "./replica-log.js";
+import { SnapshotStaging, finishSnapshotInstall, swapInSnapshot, unpackSnapshot } from "./snapshot.js";
+import type { ApplyResult, StateMachine } from "./state-machine.js";
+
+/** What the replica needs from the node-to-node transport (cluster/transport.ts). */
+export interface PeerTransport {
+  send(to: number, msg: unknown): boolean;
+  isConnected(id: number): boolean;
+  peerInfo(id: number): Record<string, unknown> | undefined;
+}
+
+export interface ReplicaConfig {
+  nodeId: NodeId;
+  /** Every voter, this node included; the same list on every node. */
+  voters: NodeId[];
+  /** L3: a write is acknowledged once committed (majority) and applied; L1: once on the leader's disk. */
+  mode: "l1" | "l3";
+  tickMs: number;
+  electionTick: number;
+  heartbeatTick: number;
+  /** A write neither committed nor lost by then is answered with a retryable error. */
+  proposalTimeoutMs: number;
+  /** Entry bytes kept in memory behind a checkpoint, so slightly lagging followers catch up without a snapshot. */
+  keepLogBytes: number;
+  dataDir: string;
+  /** Verifies an unpacked topic directory before a snapshot may replace the live one. */
+  verifyTopic: (dir: string) => void;
+}
+
+/** Why a write cannot be proposed here, and what the client should do. */
+export type WriteRefusal =
+  | { kind: "notLeader"; leader: NodeId }
+  | { kind: "catchingUp"; term: number }
+  | { kind: "noLeader"; reachable: number };
+
+interface Waiter {
+  term: number;
+  ack: "applied" | "durable";
+  bytes: number;
+  since: number;
+  resolve: (r: ApplyResult) => void;
+  reject: (err: Error) => void;
+}
+
+/**
+ * Drives one Raft node (design D4): ticks it, feeds it peers' messages and client proposals,
+ * and carries out each Ready in the order the contract demands — stage snapshot chunks, install
+ * a snapshot, append entries to the WAL and persist the hard state (waiting for fdatasync),
+ * only then send messages, then apply committed entries to the segments.
+ *
+ * A single-voter group (standalone) runs exactly the same code without a transport.
+ */
+export class Replica {
+  private node: RawNode | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private pumping: Promise<void> | null = null;
+  private again = false;
+  private readonly waiters = new Map<number, Waiter>();
+  private waitingBytes = 0;
+  private failure: Error | null = null;
+  /** Term in which this node, as leader, has applied everything before its own no-op. */
+  private writableTerm = 0;
+  private leaderlessTicks = 0;
+  private quorumLostLogged = false;
+  private ticks = 0;
+  private readonly staging: SnapshotStaging;
+  private snapshotsInstalled = 0;
+
+  /** Called when this node becomes able to accept writes as leader (offsets must be recomputed). */
+  onWritable: (() => void) | null = null;
+
+  constructor(
+    private readonly cfg: ReplicaConfig,
+    private readonly log: ReplicaLog,
+    private readonly sm: StateMachine,
+    private readonly transport: PeerTransport | null,
+    private readonly logger: Logger,
+    private readonly metrics: Metrics,
+  ) {
+    this.staging = new SnapshotStaging(cfg.dataDir);
+  }
+
+  start(): void {
+    this.node = new RawNode({
+      id: this.cfg.nodeId,
+      voters: this.cfg.voters,
+      storage: this.log,
+      seed: randomInt(2 ** 31),
+      // Used only on an empty disk; grows from one replacement of a node to the next.
+      diskId: Date.now(),
+      applied: this.sm.applied,
+      electionTick: this.cfg.electionTick,
+      heartbeatTick: this.cfg.heartbeatTick,
+    });
+    this.log.setSnapshotProvider({ capture: (i, t) => this.sm.capture(i, t), applied: () => this.sm.applied });
+    if (this.cfg.voters.length === 1) this.node.campaign();
+    this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
+    this.kick();
+  }
+
+  private get raft(): RawNode {
+    if (!this.node) throw new LanceError("LNC_NOT_STARTED", "replica not started");
+    return this.node;
+  }
+
+  get failed(): Error | null {
+    return this.failure;
+  }
+
+  /** Payload bytes of writes proposed and not yet acknowledged. */
+  get inFlightBytes(): number {
+    return this.waitingBytes;
+  }
+
+  status(): Status {
+    return this.raft.status();
+  }
+
+  progress() {
+    return this.raft.progress();
+  }
+
+  /** Whether a leader is known (not: whether it is reachable right now). */
+  hasLeader(): boolean {
+    return this.node?.status().leader != null;
+  }
+
+  /** True once leaderless for longer than an election could take: the node reports lost quorum. */
+  get quorumLost(): boolean {
+    return this.quorumLostLogged;
+  }
+
+  /** Null if a write may be proposed here now. */
+  writeRefusal(): WriteRefusal | null {
+    const s = this.raft.status();
+    if (s.role === "leader") return this.writableTerm === s.term ? null : { kind: "catchingUp", term: s.term };
+    if (s.leader !== null) return { kind: "notLeader", leader: s.leader };
+    return { kind: "noLeader", reachable: 1 + this.cfg.voters.filter((v) => v !== this.cfg.nodeId && this.transport?.isConnected(v)).length };
+  }
+
+  /**
+   * Proposes a command; resolves with its result once applied (or, with ack "durable", once the
+   * entry is on this leader's disk). Rejects if the entry is lost in a leader change, and with a
+   * retryable error if it is neither committed nor lost within the proposal timeout.
+   */
+  propose(cmd: Command, ack: "applied" | "durable", bytes: number): Promise<ApplyResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    const { index, term } = this.raft.propose(encodeCommand(cmd));
+    return new Promise<ApplyResult>((resolve, reject) => {
+      this.waiters.set(index, { term, ack, bytes, since: this.ticks, resolve, reject });
+      this.waitingBytes += bytes;
+      this.kick();
+    });
+  }
+
+  /** A message from a peer's transport. */
+  step(from: number, raw: unknown): void {
+    const m = raw as Message;
+    if (!this.node || typeof m !== "object" || m === null || m.from !== from || m.to !== this.cfg.nodeId || !this.cfg.voters.includes(from)) {
+      this.metrics.errors.inc({ type: "peer_message" });
+      return;
+    }
+    try {
+      this.node.step(m);
+    } catch (err) {
+      this.metrics.errors.inc({ type: "peer_message" });
+      this.logger.warn({ from, type: m.type, err: (err as Error).message }, "peer message refused");
+      return;
+    }
+    this.kick();
+  }
+
+  /** Hands leadership to the most caught-up follower (graceful shutdown); resolves when it moved or after `timeoutMs`. */
+  async transferLeadership(timeoutMs: number): Promise<boolean> {
+    if (!this.node || this.cfg.voters.length === 1 || this.node.status().role !== "leader") return false;
+    try {
+      this.node.transferLeadership();
+    } catch {
+      return false;
+    }
+    this.kick();
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (this.node.status().role !== "leader") return true;
+      await new Promise((r) => setTimeout(r, this.cfg.tickMs));
+    }
+    return false;
+  }
+
+  private tick(): void {
+    if (!this.node) return;
+    this.ticks++;
+    this.node.tick();
+    this.watchLeader();
+    if (this.ticks % 10 === 0) this.expireWaiters();
+    this.kick();
+  }
+
+  /** Runs the Ready loop unless it is already running (then it goes round once more). */
+  private kick(): void {
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const node = this.raft;
+    try {
+      do {
+        this.again = false;
+        while (node.hasReady() && !this.failure) {
+          const rd = node.ready();
+          await this.persist(rd);
+          for (const m of rd.messages) this.transport?.send(m.to, m);
+          if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+          node.advance(rd);
+        }
+        this.checkWritable();
+      } while (this.again && !this.failure);
+    } catch (err) {
+      this.fail(err);
+    }
+  }
+
+  /** Step 1 of a Ready: everything that must be on disk before its messages leave. */
+  private async persist(rd: Ready): Promise<void> {
+    if (rd.snapshotChunks.length > 0) {
+      for (const c of rd.snapshotChunks) this.staging.write(c.meta, c.offset, c.data);
+      this.staging.sync();
+    }
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot);
+    const first = rd.entries[0];
+    if (first !== undefined) {
+      const replaced = this.log.suffixFrom(first.index);
+      if (replaced.length > 0) this.divergent(replaced);
+      await this.log.append(rd.entries);
+      this.ackDurable(rd.entries);
+    }
+    if (rd.hardState) await this.log.setHardState(rd.hardState);
+  }
+
+  /** L1 writes are acknowledged once the leader's own fdatasync covers them. */
+  private ackDurable(entries: readonly Entry[]): void {
+    for (const e of entries) {
+      const w = this.waiters.get(e.index);
+      if (!w || w.ack !== "durable") continue;
+      this.settle(e.index, w);
+      if (w.term === e.term) w.resolve({ kind: "ok" });
+      else w.reject(lostError(e.index));
+    }
+  }
+
+  private divergent(replaced: readonly Entry[]): void {
+    try {
+      this.sm.saveDivergent(replaced);
+    } catch (err) {
+      // Never lose it silently: without a place to keep it, stop taking part.
+      throw new LanceError("LNC_DIVERGENT_SAVE_FAILED", `cannot save the replaced log suffix to ${this.cfg.dataDir}/divergent: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  private async applyCommitted(entries: readonly Entry[]): Promise<void> {
+    const results = await this.sm.apply(entries);
+    for (const e of entries) {
+      const w = this.waiters.get(e.index);
+      if (!w) continue;
+      this.settle(e.index, w);
+      if (w.term !== e.term) w.reject(lostError(e.index));
+      else w.resolve(results.get(e.index) ?? { kind: "ok" });
+    }
+  }
+
+  private settle(index: number, w: Waiter): void {
+    this.waiters.delete(index);
+    this.waitingBytes -= w.bytes;
+  }
+
+  private async installSnapshot(meta: SnapshotMeta): Promise<void> {
+    const { index, term } = meta;
+    const started = Date.now();
+    this.staging.closeFd();
+    this.logger.info({ index, term, bytes: meta.size }, "installing snapshot from the leader");
+    unpackSnapshot(this.cfg.dataDir, this.staging.stagedPath, meta, this.cfg.verifyTopic);
+    await this.sm.topics.closeAll();
+    swapInSnapshot(this.cfg.dataDir);
+    await this.log.installSnapshot(meta);
+    finishSnapshotInstall(this.cfg.dataDir);
+    await this.sm.reload(index);
+    this.snapshotsInstalled++;
+    this.logger.info({ index, term, topics: this.sm.topics.list().length, ms: Date.now() - started }, "snapshot installed");
+  }
+
+  get installedSnapshots(): number {
+    return this.snapshotsInstalled;
+  }
+
+  /** A leader may take writes once its no-op (and so every earlier entry) is applied. */
+  private checkWritable(): void {
+    const s = this.raft.status();
+    if (s.role !== "leader") {
+      this.writableTerm = 0;
+      return;
+    }
+    if (this.writableTerm !== s.term && s.applied >= s.commit && this.raft.termAt(s.applied) === s.term) {
+      this.writableTerm = s.term;
+      this.onWritable?.();
+      this.logger.info({ term: s.term, applied: s.applied }, "leader: accepting writes");
+    }
+  }
+
+  private watchLeader(): void {
+    const s = this.raft.status();
+    if (s.leader !== null) {
+      if (this.quorumLostLogged) this.logger.info({ leader: s.leader, term: s.term }, "Quorum restored, accepting writes through the leader");
+      this.quorumLostLogged = false;
+      this.leaderlessTicks = 0;
+      return;
+    }
+    // An election normally ends within two election timeouts; past that the majority is gone.
+    if (++this.leaderlessTicks === 4 * this.cfg.electionTick && this.cfg.voters.length > 1) {
+      this.quorumLostLogged = true;
+      const refusal = this.writeRefusal();
+      this.logger.warn({ term: s.term, reachable: refusal?.kind === "noLeader" ? refusal.reachable : null, nodes: this.cfg.voters.length }, "Quorum lost, entering read-only mode");
+    }
+  }
+
+  private expireWaiters(): void {
+    const limit = Math.ceil(this.cfg.proposalTimeoutMs / this.cfg.tickMs);
+    for (const [index, w] of this.waiters) {
+      if (this.ticks - w.since < limit) break;
+      this.settle(index, w);
+      w.reject(new LanceError("LNC_WRITE_TIMEOUT", `NO_QUORUM: FORWARD_FAILED: write not committed within ${this.cfg.proposalTimeoutMs} ms (no majority reachable?); it may still be applied later`));
+    }
+  }
+
+  private fail(err: unknown): void {
+    if (this.failure) return;
+    const why = err instanceof Error ? err.message : String(err);
+    this.failure = new LanceError("LNC_WRITE_PATH_FAILED", `write path failed, restart the server (the WAL replays what was acknowledged): ${why}`, { cause: err });
+    this.logger.error({ err: why }, "replica failed; rejecting writes until restart");
+    this.metrics.errors.inc({ type: "io" });
+    for (const [index, w] of this.waiters) {
+      this.settle(index, w);
+      w.reject(this.failure);
+    }
+  }
+
+  /** The segments hold everything through `index` durably: let the log behind it go. */
+  async checkpoint(index: number, keepLogBytes: number): Promise<void> {
+    if (this.failure) return;
+    await this.log.checkpoint(index, keepLogBytes);
+  }
+
+  /** Waits for the Ready loop to go idle. */
+  async idle(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.idle();
+    this.staging.closeFd();
+    this.log.close();
+  }
+}
+
+function lostError(index: number): Error {
+  return new LanceError("LNC_WRITE_LOST", `FORWARD_FAILED: write at log index ${index} was replaced in a leader change and not stored; retry`);
+}
