@@ -27,6 +27,9 @@ import {
   type BenchOptions,
   type RemoteSecurity,
   runClusterStatus,
+  runChaosCommand,
+  CHAOS_DEFAULTS,
+  parseU64,
 } from "@lance/cli";
 
 function nonNegativeInt(value: string): number {
@@ -285,6 +288,31 @@ securityFlags(program.command("bench"))
       (o: SecurityFlags & Omit<BenchOptions, "batchBytes" | keyof RemoteSecurity> & { batchSize: number }) =>
         runBench({ ...remote(o), batchBytes: o.batchSize }, processIO),
     ),
+  );
+
+const cd = CHAOS_DEFAULTS;
+securityFlags(program.command("chaos"))
+  .description("integrity check like upstream lnc-chaos: a sequenced producer and a verifying consumer across node restarts; exit 1 on lost, duplicated or reordered acked records")
+  .option("-s, --server <host:port,...>", "server address(es); the clients move to the next one when theirs fails", DEFAULT_SERVER)
+  .requiredOption("-t, --topic <name>", "topic name (or id)")
+  .option("--create", "create the topic if it does not exist")
+  .option("--rate <n>", "records per second", nonNegativeInt, cd.rate)
+  .option("--duration <s>", "seconds of producing (0 = until Ctrl-C)", nonNegativeInt, cd.duration)
+  .option("--size <bytes>", "bytes per record (header included, at least 40)", nonNegativeInt, cd.size)
+  .option("--from-offset <n>", "where the consumer starts (default: the earliest offset)")
+  .option("--drain-timeout <s>", "seconds for the consumer to catch up after producing stops", nonNegativeInt, cd.drainTimeout)
+  .option("--max-in-flight <n>", "ingests in flight (above 1 a retry can reorder)", nonNegativeInt, cd.maxInFlight)
+  .option("--max-pending <n>", "unsettled sends before the producer pauses", nonNegativeInt, cd.maxPending)
+  .option("--request-timeout <ms>", "per-attempt request timeout", nonNegativeInt, cd.requestTimeoutMs)
+  .option("--max-attempts <n>", "attempts per send or fetch before giving up on it", nonNegativeInt, cd.maxAttempts)
+  .option("--progress", "a progress line every second on stderr (default: only on a terminal)")
+  .option("--json", "the report as one JSON object")
+  .action(
+    action((o: SecurityFlags & { server: string; topic: string; create?: boolean; rate: number; duration: number; size: number; fromOffset?: string; drainTimeout: number; maxInFlight: number; maxPending: number; requestTimeout: number; maxAttempts: number; progress?: boolean; json?: boolean }) => {
+      const { server, fromOffset, requestTimeout, ...rest } = remote(o);
+      const servers = server.split(",").map((a) => a.trim()).filter((a) => a !== "");
+      return runChaosCommand({ ...rest, servers, requestTimeoutMs: requestTimeout, ...(fromOffset !== undefined ? { fromOffset: parseU64("--from-offset", fromOffset) } : {}) }, processIO);
+    }),
   );
 
 // `lnc consume | head` closes stdout early: that is not an error.

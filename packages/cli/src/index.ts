@@ -32,3 +32,28 @@ export { ArchiveReader } from "./archive/reader.js";
 export { crc32cCombine, Crc32cStream } from "./archive/crc-stream.js";
 export * from "./archive/format.js";
 export { runClusterStatus, clusterProblems, type ClusterStatusOptions } from "./remote/cluster-status.js";
+export {
+  runChaos,
+  runChaosCommand,
+  renderChaos,
+  CHAOS_DEFAULTS,
+  ChaosChecker,
+  attemptOutcome,
+  chaosProblems,
+  checkChaosStream,
+  encodeChaosPayload,
+  decodeChaosPayload,
+  CHAOS_HEADER_SIZE,
+  CHAOS_MAGIC,
+  CHAOS_VERSION,
+  type ChaosOptions,
+  type ChaosCommandOptions,
+  type ChaosReport,
+  type ChaosProgress,
+  type ChaosHooks,
+  type ChaosCheckResult,
+  type ChaosRecord,
+  type ChaosDecode,
+  type AttemptOutcome,
+  type ProducedRecord,
+} from "./remote/chaos.js";

@@ -128,3 +128,26 @@ describe("LanceClient retries", () => {
     await expect(c.call((conn) => conn.ping())).rejects.toMatchObject({ code: "LNC_CLIENT_CLOSED" });
   });
 });
+
+describe("LanceClient bootstrap list (servers)", () => {
+  it("moves to the next address when one cannot be reached or has no quorum, and reports each ingest attempt", async () => {
+    const log = new MockLog();
+    const topic = log.createTopic("t");
+    const dead = await mock(() => null);
+    const deadAddress = dead.address;
+    await dead.close();
+    servers.splice(servers.indexOf(dead), 1);
+    const minority = await mock(() => ({ type: "errorResponse", message: "NO_QUORUM: 1 of 3" }));
+    const good = await mock((m) => log.handle(m));
+    const c = new LanceClient({ servers: [deadAddress, minority.address, good.address], retry: { maxAttempts: 6, baseDelayMs: 5, maxDelayMs: 20 } });
+    clients.push(c);
+    expect(c.server).toBe(deadAddress);
+    const attempts: Array<string | undefined> = [];
+    const producer = new Producer(c, { topicId: topic.id, onIngestAttempt: (a) => attempts.push((a.error as { code?: string } | undefined)?.code) });
+    await producer.send("x");
+    expect(c.server).toBe(good.address);
+    // The dead address never got an ingest (connect failed): only the NO_QUORUM reply and the ack are attempts.
+    expect(attempts).toEqual(["LNC_CLIENT_NO_QUORUM", undefined]);
+    expect(log.topics.get(topic.id)!.end).toBe(1n);
+  });
+});

@@ -9,8 +9,14 @@ export interface RetryOptions extends BackoffOptions {
 }
 
 export interface ClientOptions extends ConnectionOptions {
-  /** `host:port`. Default `127.0.0.1:1992`. */
+  /** `host:port`. Default `127.0.0.1:1992` (or the first of `servers`). */
   server?: string;
+  /**
+   * Bootstrap list (a cluster's nodes, `host:port` each): when the address in use cannot be
+   * reached or cannot serve (connect failure or timeout, request timeout, NO_QUORUM,
+   * FORWARD_FAILED, NOT_LEADER without a leader), the retry moves to the next one in turn.
+   */
+  servers?: string[];
   /** Default: 8 attempts, 100 ms doubling to 5 s (jittered). */
   retry?: Partial<RetryOptions>;
   /** Called before each retry (for logs and tests). */
@@ -27,6 +33,8 @@ export const DEFAULT_RETRY: RetryOptions = { maxAttempts: 8, baseDelayMs: 100, m
  */
 export class LanceClient {
   private address: string;
+  private readonly bootstrap: string[];
+  private bootstrapIndex = 0;
   private readonly connectionOptions: ConnectionOptions;
   private readonly retry: RetryOptions;
   private readonly onRetry: ClientOptions["onRetry"];
@@ -35,8 +43,10 @@ export class LanceClient {
   private readonly abort = new AbortController();
 
   constructor(options: ClientOptions = {}) {
-    this.address = formatAddress(parseAddress(options.server ?? DEFAULT_SERVER));
-    const { server: _server, retry, onRetry, ...connectionOptions } = options;
+    this.bootstrap = (options.servers ?? []).map((a) => formatAddress(parseAddress(a)));
+    this.address = formatAddress(parseAddress(options.server ?? this.bootstrap[0] ?? DEFAULT_SERVER));
+    this.bootstrapIndex = Math.max(0, this.bootstrap.indexOf(this.address));
+    const { server: _server, servers: _servers, retry, onRetry, ...connectionOptions } = options;
     this.connectionOptions = connectionOptions;
     this.retry = { ...DEFAULT_RETRY, ...Object.fromEntries(Object.entries(retry ?? {}).filter(([, v]) => v !== undefined)) };
     this.onRetry = onRetry;
@@ -94,6 +104,10 @@ export class LanceClient {
           continue;
         }
         if (err.connectionLost && conn !== null && conn === this.current) this.current = null;
+        if (this.bootstrap.length > 1 && movesOn(err)) {
+          this.bootstrapIndex = (this.bootstrapIndex + 1) % this.bootstrap.length;
+          this.moveTo(this.bootstrap[this.bootstrapIndex]!);
+        }
         const delayMs = backoffDelay(attempt, this.retry);
         this.onRetry?.({ attempt, delayMs, error: err });
         await sleep(delayMs, this.abort.signal);
@@ -117,10 +131,31 @@ export class LanceClient {
       return false;
     }
     if (next === this.address) return false;
+    this.moveTo(next);
+    return true;
+  }
+
+  private moveTo(next: string): void {
+    if (next === this.address) return;
     this.address = next;
-    // Requests already written there still get their replies; new ones go to the leader.
+    // Requests already written there still get their replies; new ones go to the new address.
     this.current?.retire();
     this.current = null;
-    return true;
+  }
+}
+
+/** Errors after which a client with a bootstrap list tries the next address. */
+function movesOn(err: ClientError): boolean {
+  switch (err.code) {
+    case "LNC_CLIENT_CONNECT_FAILED":
+    case "LNC_CLIENT_CONNECT_TIMEOUT":
+    case "LNC_CLIENT_REQUEST_TIMEOUT":
+    case "LNC_CLIENT_NO_QUORUM":
+    case "LNC_CLIENT_FORWARD_FAILED":
+      return true;
+    case "LNC_CLIENT_NOT_LEADER":
+      return err.leader === undefined;
+    default:
+      return false;
   }
 }

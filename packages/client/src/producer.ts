@@ -22,6 +22,19 @@ export interface ProducerOptions {
   maxInFlight?: number;
   /** `send` waits while this many bytes are queued or in flight. Default 32 MiB. */
   maxBufferedBytes?: number;
+  /**
+   * Called when each ingest attempt settles (retries included): `error` unset for the ack.
+   * For tools that audit delivery (lnc chaos counts attempts and lost replies per record).
+   */
+  onIngestAttempt?: (attempt: IngestAttempt) => void;
+}
+
+export interface IngestAttempt {
+  payload: Uint8Array;
+  recordCount: number;
+  /** 1 for the first try. */
+  attempt: number;
+  error?: unknown;
 }
 
 interface Waiter {
@@ -70,6 +83,7 @@ export class Producer {
   private readonly lingerMs: number;
   private readonly maxInFlight: number;
   private readonly maxBufferedBytes: number;
+  private readonly onIngestAttempt: ProducerOptions["onIngestAttempt"];
   private readonly queue: Batch[] = [];
   private readonly outstanding = new Set<Promise<void>>();
   private readonly drainWaiters: Array<() => void> = [];
@@ -88,6 +102,7 @@ export class Producer {
     this.lingerMs = nonNegative("lingerMs", options.lingerMs ?? 5);
     this.maxInFlight = positive("maxInFlight", options.maxInFlight ?? 4);
     this.maxBufferedBytes = positive("maxBufferedBytes", options.maxBufferedBytes ?? 32 * 1024 * 1024);
+    this.onIngestAttempt = options.onIngestAttempt;
   }
 
   get stats(): Readonly<ProducerStats> {
@@ -232,8 +247,21 @@ export class Producer {
     this.inFlight++;
     const payload = batch.opaque?.payload ?? (this.framing === "tlv" ? encodeTlv(batch.values) : concat(batch.values, batch.bytes));
     const recordCount = batch.opaque?.recordCount ?? batch.values.length;
+    const hook = this.onIngestAttempt;
+    let attempt = 0;
     this.client
-      .call((conn) => conn.ingest(this.topicId, payload, recordCount))
+      .call((conn) => {
+        const sent = conn.ingest(this.topicId, payload, recordCount);
+        if (!hook) return sent;
+        const n = ++attempt;
+        return sent.then(
+          (ack) => (hook({ payload, recordCount, attempt: n }), ack),
+          (error: unknown) => {
+            hook({ payload, recordCount, attempt: n, error });
+            throw error;
+          },
+        );
+      })
       .then(
         () => {
           this.counters.batchesAcked++;
