@@ -28,12 +28,12 @@ describe("lance [limits]", () => {
     const p = join(dir(), "lance.toml");
     writeFileSync(
       p,
-      "[limits]\nmax_connections = 500\nmax_connections_per_address = 20\nfirst_frame_timeout_ms = 5000\nidle_timeout_secs = 0\nmax_in_flight_bytes_per_connection = 33554432\nmax_in_flight_requests_per_connection = 256\n",
+      "[limits]\nmax_connections = 500\nmax_connections_per_address = 20\nfirst_frame_timeout_ms = 5000\nidle_timeout_secs = 0\nmax_in_flight_bytes_per_connection = 33554432\nmax_in_flight_requests_per_connection = 256\nmax_send_buffer_bytes = 8388608\nsend_stall_timeout_ms = 5000\n",
     );
     expect(readConfigFile(p)).toEqual({
       layer: {
         maxInFlightPerConnection: 256,
-        limits: { maxConnections: 500, maxConnectionsPerAddress: 20, firstFrameTimeoutMs: 5000, idleTimeoutMs: 0, maxInFlightBytesPerConnection: 33554432 },
+        limits: { maxConnections: 500, maxConnectionsPerAddress: 20, firstFrameTimeoutMs: 5000, idleTimeoutMs: 0, maxInFlightBytesPerConnection: 33554432, maxSendBufferBytes: 8388608, sendStallTimeoutMs: 5000 },
       },
       warnings: [],
     });

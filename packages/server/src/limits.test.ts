@@ -121,6 +121,48 @@ describe("per-client limits", () => {
     expect(await limitCount(s, "in_flight_bytes")).toBeGreaterThan(0);
   });
 
+  it("bounds the replies of a reader that never reads (max_send_buffer_bytes), closes it after send_stall_timeout_ms; a good client keeps getting answers", async () => {
+    const LIMIT = 1024 * 1024;
+    const s = await start({ maxSendBufferBytes: LIMIT, sendStallTimeoutMs: 1500 });
+    const good = await client(s.address().port);
+    const created = await good.request({ type: "createTopic", name: "wide" });
+    expect(created.type).toBe("topicResponse");
+    const topicId = (JSON.parse((created as { json: string }).json) as { id: number }).id;
+    for (let i = 0; i < 8; i++) {
+      expect(await good.request({ type: "ingest", batchId: BigInt(i), timestampNs: 1n, recordCount: 1, topicId, payload: Buffer.alloc(128 * 1024, i) })).toMatchObject({ type: "ack" });
+    }
+    const readsBefore = Number(/lance_reads_total (\d+)/.exec(await s.metrics.registry.getSingleMetricAsString("lance_reads_total"))?.[1] ?? 0);
+
+    // 4,000 pipelined fetches of the whole topic (1 MiB each): unbounded, ~4 GiB of replies.
+    const hostile = await rawSocket(s.address().port);
+    hostile.pause();
+    const fetch = Buffer.from(encodeMessage({ type: "fetch", topicId, startOffset: 0n, maxBytes: LIMIT }));
+    hostile.write(Buffer.concat(Array.from({ length: 4000 }, () => fetch)));
+
+    const base = process.memoryUsage().arrayBuffers;
+    let peak = 0;
+    const t0 = Date.now();
+    let answered = 0;
+    while (Date.now() - t0 < 1000) {
+      const r = await good.request({ type: "fetch", topicId, startOffset: 7n, maxBytes: 256 * 1024 });
+      expect(r).toMatchObject({ type: "fetchResponse", recordCount: 1 });
+      answered++;
+      peak = Math.max(peak, process.memoryUsage().arrayBuffers - base);
+    }
+    expect(answered).toBeGreaterThan(5);
+    expect(await limitCount(s, "send_buffer_paused")).toBeGreaterThan(0);
+    expect(await limitCount(s, "send_buffer")).toBe(0);
+    // Closed by the server (the paused client socket itself does not notice until it reads).
+    for (let i = 0; i < 100 && (await limitCount(s, "send_buffer")) === 0; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await limitCount(s, "send_buffer")).toBe(1);
+    const reads = Number(/lance_reads_total (\d+)/.exec(await s.metrics.registry.getSingleMetricAsString("lance_reads_total"))?.[1] ?? 0) - readsBefore - answered;
+    // The server took only the fetches whose replies fit the limit plus what the kernel buffers.
+    console.log(`never-reading client: ${reads} of 4000 fetches served before it was closed; arrayBuffers peak +${(peak / 1048576).toFixed(1)} MiB`);
+    expect(reads).toBeLessThan(100);
+    expect(peak).toBeLessThan(128 * 1024 * 1024);
+    expect(await good.request({ type: "fetch", topicId, startOffset: 0n, maxBytes: 16 })).toMatchObject({ type: "fetchResponse" });
+  });
+
   it("rejects unusable limits at startup", () => {
     const dataDir = mkdtempSync(join(tmpdir(), "lance-lim-"));
     const code = (limits: Partial<LimitsConfig>) => {
@@ -134,6 +176,8 @@ describe("per-client limits", () => {
     expect(code({ maxConnections: 0 })).toBe("LNC_LIMIT_CONFIG");
     expect(code({ maxInFlightBytesPerConnection: 1024 })).toBe("LNC_LIMIT_CONFIG");
     expect(code({ idleTimeoutMs: 0 })).toBeNull();
+    expect(code({ maxSendBufferBytes: 0 })).toBe("LNC_LIMIT_CONFIG");
+    expect(code({ sendStallTimeoutMs: 0 })).toBe("LNC_LIMIT_CONFIG");
   });
 });
 

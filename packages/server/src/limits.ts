@@ -12,6 +12,14 @@ export interface LimitsConfig {
   idleTimeoutMs: number;
   /** Request bytes (header + payload) read and not yet answered; above it the socket is not read. */
   maxInFlightBytesPerConnection: number;
+  /**
+   * Reply bytes a connection may have outstanding: written to its socket and not yet taken by
+   * the client, plus the most the fetches it has in flight may return. Above it the socket is not
+   * read (no new requests) until the client reads its replies.
+   */
+  maxSendBufferBytes: number;
+  /** A connection that stays over max_send_buffer_bytes this long (a reader that never reads) is closed. */
+  sendStallTimeoutMs: number;
 }
 
 export const DEFAULT_LIMITS: LimitsConfig = {
@@ -20,10 +28,21 @@ export const DEFAULT_LIMITS: LimitsConfig = {
   firstFrameTimeoutMs: 10_000,
   idleTimeoutMs: 600_000,
   maxInFlightBytesPerConnection: 64 * 1024 * 1024,
+  maxSendBufferBytes: 64 * 1024 * 1024,
+  sendStallTimeoutMs: 30_000,
 };
 
 /** The `limit` label of `lance_limit_events_total`. */
-export type LimitEvent = "max_connections" | "max_connections_per_address" | "first_frame_timeout" | "idle_timeout" | "in_flight_bytes";
+export type LimitEvent =
+  | "max_connections"
+  | "max_connections_per_address"
+  | "first_frame_timeout"
+  | "idle_timeout"
+  | "in_flight_bytes"
+  /** A connection closed because its replies were not read within send_stall_timeout_ms. */
+  | "send_buffer"
+  /** A connection not read from because its outstanding replies reached max_send_buffer_bytes. */
+  | "send_buffer_paused";
 
 /** Why `limits` is unusable with frames of up to `maxFrameBytes`, or null. */
 export function limitsProblem(limits: LimitsConfig, maxFrameBytes: number): string | null {
@@ -31,6 +50,8 @@ export function limitsProblem(limits: LimitsConfig, maxFrameBytes: number): stri
     ["limits.max_connections", limits.maxConnections],
     ["limits.max_connections_per_address", limits.maxConnectionsPerAddress],
     ["limits.first_frame_timeout_ms", limits.firstFrameTimeoutMs],
+    ["limits.max_send_buffer_bytes", limits.maxSendBufferBytes],
+    ["limits.send_stall_timeout_ms", limits.sendStallTimeoutMs],
   ];
   for (const [name, v] of positive) if (!Number.isSafeInteger(v) || v < 1) return `${name} must be a positive integer, got ${v}`;
   if (!Number.isSafeInteger(limits.idleTimeoutMs) || limits.idleTimeoutMs < 0) return `limits.idle_timeout_secs must be 0 (never) or positive, got ${limits.idleTimeoutMs / 1000}`;
