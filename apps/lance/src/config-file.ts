@@ -138,7 +138,9 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
   const limits = table("limits");
   const limit = (key: string) => int(limits[key], `limits.${key}`);
   if (limits.max_in_flight_requests_per_connection !== undefined) layer.maxInFlightPerConnection = limit("max_in_flight_requests_per_connection");
-  const limitKeys = ["max_connections", "max_connections_per_address", "first_frame_timeout_ms", "idle_timeout_secs", "max_in_flight_bytes_per_connection"];
+  const limitKeys = [
+    "max_connections", "max_connections_per_address", "first_frame_timeout_ms", "idle_timeout_secs", "max_in_flight_bytes_per_connection", "max_send_buffer_bytes", "send_stall_timeout_ms",
+  ];
   if (limitKeys.some((k) => limits[k] !== undefined)) {
     layer.limits = {
       ...(limits.max_connections !== undefined ? { maxConnections: limit("max_connections") } : {}),
@@ -146,6 +148,8 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
       ...(limits.first_frame_timeout_ms !== undefined ? { firstFrameTimeoutMs: limit("first_frame_timeout_ms") } : {}),
       ...(limits.idle_timeout_secs !== undefined ? { idleTimeoutMs: limit("idle_timeout_secs") * 1000 } : {}),
       ...(limits.max_in_flight_bytes_per_connection !== undefined ? { maxInFlightBytesPerConnection: limit("max_in_flight_bytes_per_connection") } : {}),
+      ...(limits.max_send_buffer_bytes !== undefined ? { maxSendBufferBytes: limit("max_send_buffer_bytes") } : {}),
+      ...(limits.send_stall_timeout_ms !== undefined ? { sendStallTimeoutMs: limit("send_stall_timeout_ms") } : {}),
     };
   }
 
