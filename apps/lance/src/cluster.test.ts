@@ -9,11 +9,16 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { Connection, LanceClient, Producer, isClientError } from "@lance/client";
+import { Connection, LanceClient, Producer, encodeTlv, isClientError } from "@lance/client";
 import { SequencedLoad, TestCluster, closeAllClusters, median, sleep, waitFor } from "./test-cluster.js";
 
 const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "lnc", "dist", "main.js");
 const run = promisify(execFile);
+
+/** One TLV-framed record. */
+function encodeRecord(text: string): Uint8Array {
+  return encodeTlv([new TextEncoder().encode(text)]);
+}
 
 let current: TestCluster | null = null;
 let load: SequencedLoad | null = null;
@@ -86,5 +91,65 @@ describe.sequential("lance cluster (3 processes, loopback)", () => {
     expect(result.order_errors).toBe(0);
     expect(result.failed).toBe(0);
     await c.waitConverged(topic);
+  }, 90_000);
+
+  it("partition: the isolated leader refuses writes and reports not ready, the majority elects a leader and keeps writing; after healing all converge", async () => {
+    const c = (current = await TestCluster.start({ proxies: true, health: true }));
+    const topic = await c.ensureTopic("partition");
+    load = new SequencedLoad(c.addresses, topic).start();
+    await load.waitAcks(100);
+    const old = await c.waitLeader();
+    for (const n of c.nodes) expect((await c.healthReady(n.id)).status).toBe(200);
+    const mark = c.node(old).logs.length;
+    const isolatedAt = performance.now();
+    c.isolate(old);
+
+    // The isolated node notices within ~1-2 s, says so in its log and /health/ready, and refuses writes.
+    await waitFor(`node ${old} logging "Quorum lost, entering read-only mode"`, () => c.logSince(old, mark, "Quorum lost, entering read-only mode"), 5_000, 10);
+    const quorumLostMs = performance.now() - isolatedAt;
+    const health = await c.healthReady(old);
+    expect(health.status).toBe(503);
+    expect(health.body).toContain("Quorum lost");
+    const direct = await Connection.connect(c.node(old).address, { connectTimeoutMs: 1_000, requestTimeoutMs: 5_000 });
+    const t0 = performance.now();
+    const refusal = await direct.ingest(topic, new Uint8Array(encodeRecord("minority write")), 1).then(
+      () => null,
+      (err: Error) => err,
+    );
+    const refusedMs = performance.now() - t0;
+    direct.close();
+    expect(refusal, "a write to the isolated node must be refused").not.toBeNull();
+    expect(refusal!.message).toMatch(/NO_QUORUM|NOT_LEADER/);
+    expect(refusedMs).toBeLessThan(2_000);
+    const st = await c.status(old);
+    expect(st.isLeader).toBe(false);
+    console.log(`partition: isolated node ${old} status: leader ${st.leaderId}, quorum_available ${st.quorumAvailable}, healthy_nodes ${st.healthyNodes}, peer_states ${JSON.stringify(st.peerStates)}, role ${st.raft?.role}`);
+
+    // The majority elects a new leader and keeps accepting writes (the client moves over).
+    const fresh = await c.waitLeader({ exclude: [old] });
+    expect(fresh).not.toBe(old);
+    const electedMs = performance.now() - isolatedAt;
+    await load.waitAcks(100);
+    const during = await c.ensureTopic("created-during-partition");
+    for (const n of c.nodes) if (n.id !== old) expect((await c.healthReady(n.id)).status).toBe(200);
+    expect((await c.healthReady(old)).status).toBe(503);
+    console.log(`partition: node ${old} logged quorum loss after ${quorumLostMs.toFixed(0)} ms, refused a write in ${refusedMs.toFixed(0)} ms with "${refusal!.message}"; majority leader ${fresh} after ${electedMs.toFixed(0)} ms`);
+
+    // Heal: the old leader rejoins as a follower and every node serves identical content.
+    c.healAll();
+    await waitFor(`node ${old} ready again`, async () => (await c.healthReady(old)).status === 200, 15_000, 50);
+    await load.waitAcks(100);
+    await load.stop();
+    await c.waitCaughtUp();
+    const digest = await c.waitConverged(topic);
+    await c.waitConverged(during);
+    const { result, problems } = await load.check();
+    report("partition", result, load);
+    console.log(`partition: converged, topic ${topic} end offset ${digest.end}, ${digest.bytes} bytes, sha256 ${digest.sha256}`);
+    expect(problems).toEqual([]);
+    expect(result.gaps).toBe(0);
+    expect(result.duplicates_unexplained).toBe(0);
+    expect(result.order_errors).toBe(0);
+    expect(await c.waitLeader()).not.toBeNull();
   }, 90_000);
 });
