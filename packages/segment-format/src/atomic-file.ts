@@ -18,7 +18,7 @@ export function fsyncDir(dir: string): void {
 export function writeFileAtomic(path: string, data: Uint8Array | string): void {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
   const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
-  const fd = openSync(tmp, "w", 0o644);
+  const fd = openSync(tmp, "w", 0o640);
   try {
     let done = 0;
     while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);

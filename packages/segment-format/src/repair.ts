@@ -154,7 +154,7 @@ export function repairSegmentFile(path: string, mode: RepairMode, options: { dry
   const header = encodeSegmentHeader(scan.header ?? { baseOffset: name!.baseOffset, createdNs: name!.createdNs });
   const tmp = join(dir, `.${stem}.repair-${stamp}.tmp`);
   const src = openSync(path, "r");
-  const out = openSync(tmp, "wx", 0o644);
+  const out = openSync(tmp, "wx", 0o640);
   try {
     writeSync(out, header);
     for (const r of validRegions(scan)) {

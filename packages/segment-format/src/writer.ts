@@ -67,7 +67,7 @@ export class SegmentWriter {
   /** Creates `{base}_{createdNs}.lnc` in `dir` (which must exist) and writes its header durably. */
   static create(dir: string, baseOffset: number, createdNs: bigint, opts: SegmentWriterOptions = {}): SegmentWriter {
     const fileName = segmentFileName(baseOffset, createdNs);
-    const fd = openSync(join(dir, fileName), "wx", 0o644);
+    const fd = openSync(join(dir, fileName), "wx", 0o640);
     try {
       const header = encodeSegmentHeader({ baseOffset, createdNs });
       writeSync(fd, header);

@@ -14,7 +14,7 @@ export async function fsyncDirAsync(dir: string): Promise<void> {
 /** Async twin of segment-format's writeFileAtomic: temp file, fsync, rename, fsync dir. */
 export async function writeFileAtomicAsync(path: string, data: string | Uint8Array): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-  const h = await open(tmp, "w", 0o644);
+  const h = await open(tmp, "w", 0o640);
   try {
     await h.writeFile(data);
     await h.sync();

@@ -35,7 +35,7 @@ export function acquireLock(dir: string): void {
   if (holder !== null) {
     throw walError("LNC_WAL_LOCKED", `WAL ${dir} is in use by process ${holder}${holder === process.pid ? " (this process)" : ""}; stop it first`);
   }
-  const fd = openSync(join(dir, LOCK_FILE), "w");
+  const fd = openSync(join(dir, LOCK_FILE), "w", 0o640);
   try {
     const data = Buffer.from(`${process.pid}\n`);
     writeSync(fd, data, 0, data.byteLength, 0);

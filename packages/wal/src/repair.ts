@@ -110,7 +110,7 @@ export function repairWal(dir: string, options: WalRepairOptions = {}): WalRepai
   }
 
   rmSync(staging, { recursive: true, force: true });
-  mkdirSync(staging);
+  mkdirSync(staging, { mode: 0o750 });
   const segmentSize = kept.files[kept.chain[0] ?? -1]?.header?.segmentSize ?? 64 * 1024 * 1024;
   writeLog(staging, kept, keptEntries, holes, checkpoint.index + 1, segmentSize);
   for (const name of readdirSync(dir)) {
@@ -151,7 +151,7 @@ function finishSwap(staging: string, dir: string): void {
 }
 
 function closeWrite(path: string, data: Uint8Array): void {
-  const fd = openSync(path, "w");
+  const fd = openSync(path, "w", 0o640);
   try {
     let done = 0;
     while (done < data.byteLength) done += writeSync(fd, data, done, data.byteLength - done);
@@ -205,7 +205,7 @@ function writeLog(out: string, a: WalAnalysis, entries: EntryLocation[], holes: 
   let pos = 0;
   const openFile = (first: number): void => {
     if (fd !== null) closeSync(fd);
-    fd = openSync(join(out, walFileName(first, 1)), "w");
+    fd = openSync(join(out, walFileName(first, 1)), "w", 0o640);
     ftruncateSync(fd, segmentSize);
     writeSync(fd, encodeFileHeader({ segmentSize, firstIndex: first, epoch: 1 }), 0, FILE_HEADER_SIZE, 0);
     pos = FILE_HEADER_SIZE;

@@ -18,7 +18,7 @@ export async function writeFully(handle: FileHandle, buf: Uint8Array, position: 
  */
 export async function createWalFile(dir: string, name: string, size: number, header: Uint8Array): Promise<FileHandle> {
   const tmp = join(dir, `.${name}.tmp`);
-  const handle = await open(tmp, "w+");
+  const handle = await open(tmp, "w+", 0o640);
   try {
     const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, size));
     for (let at = 0; at < size; at += zeros.byteLength) await writeFully(handle, zeros.subarray(0, Math.min(zeros.byteLength, size - at)), at);

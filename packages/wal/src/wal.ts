@@ -179,7 +179,7 @@ export class Wal {
       if (existsSync(join(staging, STAGING_COMPLETE_MARKER))) {
         throw walError("LNC_WAL_REPAIR_INCOMPLETE", `${dir} is missing but a finished repair waits in ${staging}; run: lnc repair --path ${dir}`);
       }
-      mkdirSync(dir, { recursive: true });
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
       await fsyncDirAsync(dirname(resolve(dir)));
     }
     acquireLock(dir);

@@ -45,7 +45,7 @@ export function writeArchive(
   };
   const placeholder = encodeManifest(manifest);
   const tmp = join(dirname(output), `.${basename(output)}.tmp-${process.pid}`);
-  const fd = openSync(tmp, "w", 0o644);
+  const fd = openSync(tmp, "w", 0o640);
   try {
     writeAll(fd, encodeArchiveHeader(placeholder, manifest.parts.length), 0);
     writeAll(fd, placeholder, ARCHIVE_HEADER_SIZE);

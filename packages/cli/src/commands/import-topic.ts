@@ -137,7 +137,7 @@ export async function importTopic(opts: ImportTopicOptions, onProgress?: (done: 
 async function writePart(reader: ArchiveReader, part: ArchivePart, staging: string, progress: (bytes: number) => void): Promise<void> {
   // The name is rebuilt from validated numbers (format.ts refuses a manifest whose name differs).
   const path = join(staging, part.file);
-  const fh = await open(path, "wx", 0o644);
+  const fh = await open(path, "wx", 0o640);
   try {
     await fh.write(encodeSegmentHeader({ baseOffset: part.base_offset, createdNs: BigInt(part.created_ns) }));
     await reader.readPart(part, async (chunk) => {
