@@ -12,7 +12,7 @@ import { request as httpRequest } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChaosChecker, attemptOutcome, chaosProblems, encodeChaosPayload, type ChaosCheckResult } from "@lance/cli";
+import { attemptOutcome, chaosProblems, checkChaosStream, encodeChaosPayload, type AttemptOutcome, type ChaosCheckResult, type ProducedRecord } from "@lance/cli";
 import { Admin, Connection, Consumer, LanceClient, Producer, encodeTlv, type ClusterStatus } from "@lance/client";
 import { FaultProxy, type FaultMode } from "@lance/test-support";
 import { LANCE } from "./test-lance.js";
@@ -336,11 +336,26 @@ export class TestCluster {
   /** Creates (or finds) a topic through the cluster; returns its id. */
   async ensureTopic(name: string): Promise<number> {
     const client = new LanceClient({ servers: this.addresses, connectTimeoutMs: 1_000, requestTimeoutMs: 3_000, retry: { maxAttempts: 60, baseDelayMs: 50, maxDelayMs: 250 } });
+    let id: number;
     try {
-      return (await new Admin(client).ensureTopic(name)).id;
+      id = (await new Admin(client).ensureTopic(name)).id;
     } finally {
       client.close();
     }
+    // A follower that has not applied the creation yet answers a write for it with "Unknown
+    // topic" (not NOT_LEADER), which no client retries: wait until every running node has it.
+    await waitFor(`topic ${name} on every node`, async () => {
+      for (const n of this.live()) {
+        const conn = await Connection.connect(n.address, { connectTimeoutMs: 1_000, requestTimeoutMs: 2_000 });
+        try {
+          await conn.endOffset(id);
+        } finally {
+          conn.close();
+        }
+      }
+      return true;
+    });
+    return id;
   }
 
   /**
@@ -417,12 +432,14 @@ export interface AckEvent {
 
 /**
  * A sequenced closed-loop producer (lnc chaos' record format and ChaosChecker): one ingest in
- * flight, each carrying one chaos record; every ack is timestamped. `check()` reads the
- * topic back from the start and returns the checker's verdict.
+ * flight, each carrying one chaos record; every attempt's outcome is kept and every ack is
+ * timestamped. `check()` reads the topic back from the start (from any node, as often as
+ * wanted) and returns the ChaosChecker's verdict over the whole producer log.
  */
 export class SequencedLoad {
   readonly runId = randomBytes(8).readBigUInt64LE(0);
-  readonly checker = new ChaosChecker(this.runId);
+  /** Producer log: per sequence number, each attempt's outcome and the final one. */
+  readonly produced: ProducedRecord[] = [];
   readonly acks: AckEvent[] = [];
   readonly errors: string[] = [];
   retries = 0;
@@ -451,7 +468,7 @@ export class SequencedLoad {
       maxInFlight: 1,
       onIngestAttempt: (a) => {
         const s = this.seqOf.get(a.payload);
-        if (s !== undefined) this.checker.attempt(s, a.error === undefined ? "acked" : attemptOutcome(a.error));
+        if (s !== undefined) (this.produced[s - 1]!.attempts as AttemptOutcome[]).push(a.error === undefined ? "acked" : attemptOutcome(a.error));
       },
     });
   }
@@ -468,15 +485,16 @@ export class SequencedLoad {
   private async loop(): Promise<void> {
     while (!this.stopped) {
       const s = ++this.seq;
-      this.checker.sent(s);
+      const rec: ProducedRecord = { seq: s, attempts: [], final: "pending" };
+      this.produced.push(rec);
       const payload = encodeTlv([encodeChaosPayload(this.runId, BigInt(s), this.options.size ?? 128)]);
       this.seqOf.set(payload, s);
       try {
         await this.producer.sendPayload(payload, 1);
-        this.checker.acked(s);
+        rec.final = "acked";
         this.acks.push({ seq: s, at: performance.now(), server: this.client.server });
       } catch (err) {
-        this.checker.failed(s);
+        rec.final = "failed";
         this.errors.push(`seq ${s}: ${(err as Error).message}`);
       }
       if (this.options.pauseMs) await sleep(this.options.pauseMs);
@@ -503,18 +521,19 @@ export class SequencedLoad {
   /** Reads the whole topic (from node `server`, or the cluster) and returns the checker's verdict. */
   async check(server?: string): Promise<{ result: ChaosCheckResult; problems: string[] }> {
     const client = new LanceClient({ ...(server ? { server } : { servers: this.servers }), connectTimeoutMs: 1_000, requestTimeoutMs: 5_000, retry: { maxAttempts: 30, baseDelayMs: 50, maxDelayMs: 500 } });
+    const consumed: Array<{ offset: bigint; value: Uint8Array }> = [];
     try {
       const end = await client.call((c) => c.endOffset(this.topicId));
       const consumer = new Consumer(client, { topicId: this.topicId, start: "earliest", follow: false, maxFetchBytes: 1024 * 1024 });
       for await (const e of consumer) {
-        if (e.kind === "record") this.checker.observe(e.offset, e.value);
+        if (e.kind === "record") consumed.push({ offset: e.offset, value: e.value });
         if ((consumer.position ?? 0n) >= end) break;
       }
       consumer.close();
     } finally {
       client.close();
     }
-    const result = this.checker.result();
+    const result = checkChaosStream(this.runId, this.produced, consumed);
     return { result, problems: chaosProblems(result) };
   }
 
