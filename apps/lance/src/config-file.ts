@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { parse as parseToml } from "smol-toml";
-import { aclProblem, parseHostPort, type AclRule, type AuthConfig, type ServerConfigInput } from "@lance/server";
+import { aclProblem, parseHostPort, parsePeer, type AclRule, type AuthConfig, type ServerConfigInput } from "@lance/server";
 
 /** What a config file (or the environment, or flags) says; later layers override earlier ones. */
 export type ConfigLayer = Partial<ServerConfigInput> & { logLevel?: string };
@@ -15,7 +15,7 @@ export interface FileConfig {
 const KNOWN_ROOT = new Set([
   "node_id", "listen_addr", "replication_addr", "metrics_addr", "health_addr", "data_dir", "replication_mode", "peers",
   "wal", "ingestion", "io", "monitoring", "retention_cleanup_interval_secs", "auth", "tls", "limits", "read_only", "log_level", "cluster",
-  "replication_quorum_timeout_ms", "consumer_rate_limit_bytes_per_sec", "data_replication_channel_capacity", "replication_max_inflight",
+  "replication_quorum_timeout_ms", "replication", "advertise_addr", "consumer_rate_limit_bytes_per_sec", "data_replication_channel_capacity", "replication_max_inflight",
 ]);
 
 class ConfigError extends Error {
@@ -71,10 +71,23 @@ export function interpret(raw: Record<string, unknown>, path: string): FileConfi
   if (raw.log_level !== undefined) layer.logLevel = str(raw.log_level, "log_level");
   if (raw.retention_cleanup_interval_secs !== undefined) layer.retentionCheckIntervalMs = int(raw.retention_cleanup_interval_secs, "retention_cleanup_interval_secs") * 1000;
 
-  const mode = raw.replication_mode === undefined ? "l1" : str(raw.replication_mode, "replication_mode").toLowerCase();
-  const peers = [...asList(raw.peers), ...asList(table("cluster").peers)];
-  if (!["l1", "standalone"].includes(mode) || peers.length > 0) {
-    throw new ConfigError(`${path}: this build runs standalone only (replication_mode l1); cluster settings (replication_mode ${mode}, ${peers.length} peers) arrive with clustering`);
+  const cluster = table("cluster");
+  const replication = table("replication");
+  const modeRaw = raw.replication_mode ?? cluster.replication_mode ?? replication.mode;
+  const mode = modeRaw === undefined ? null : str(modeRaw, "replication_mode").toLowerCase();
+  if (mode !== null && !["l1", "l3", "standalone"].includes(mode)) throw new ConfigError(`${path}: replication_mode must be l1, l3 or standalone, got ${mode}`);
+  const peerTexts = [...asList(raw.peers), ...asList(cluster.peers), ...asList(replication.peers)].flatMap((p, i) => str(p, `peers[${i}]`).split(","));
+  const peers = peerTexts.map((t) => t.trim()).filter((t) => t !== "").map((t, i) => parsePeer(t, i));
+  if (mode === "standalone" && peers.length > 0) warnings.push(`${path}: replication_mode = "standalone": the ${peers.length} configured peers are ignored`);
+  const replicationAddr = raw.replication_addr ?? cluster.replication_addr ?? replication.listen_addr;
+  const advertise = raw.advertise_addr ?? cluster.advertise_addr;
+  if (peers.length > 0 || mode !== null || replicationAddr !== undefined || advertise !== undefined) {
+    layer.cluster = {
+      peers: mode === "standalone" ? [] : peers,
+      ...(mode === "l1" || mode === "l3" ? { mode } : {}),
+      ...(replicationAddr !== undefined ? { replicationAddr: parseHostPort(str(replicationAddr, "replication_addr"), "replication_addr") } : {}),
+      ...(advertise !== undefined ? { advertiseAddr: str(advertise, "advertise_addr") } : {}),
+    };
   }
 
   const wal = table("wal");

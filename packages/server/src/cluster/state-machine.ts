@@ -42,15 +42,27 @@ export class StateMachine {
   async apply(entries: readonly Entry[]): Promise<Map<number, ApplyResult>> {
     const results = new Map<number, ApplyResult>();
     for (const e of entries) {
-      if (e.type === "normal") results.set(e.index, await this.applyCommand(decodeCommand(e.data, e.index), e.index));
+      if (e.type === "normal") {
+        const r = this.applyCommand(decodeCommand(e.data, e.index), e.index);
+        if (r instanceof Promise) {
+          // Readers run while this waits: they must not see an index ahead of the file.
+          this.flushTouched();
+          results.set(e.index, await r);
+        } else results.set(e.index, r);
+      }
       this.appliedIndex = e.index;
     }
-    for (const t of this.touched) if (!t.deleting) t.writer.flush();
-    this.touched.clear();
+    this.flushTouched();
     return results;
   }
 
-  private async applyCommand(c: Command, index: number): Promise<ApplyResult> {
+  private flushTouched(): void {
+    for (const t of this.touched) if (!t.deleting) t.writer.flush();
+    this.touched.clear();
+  }
+
+  /** Synchronous except for a topic delete (closing its files). */
+  private applyCommand(c: Command, index: number): ApplyResult | Promise<ApplyResult> {
     switch (c.kind) {
       case "ingest": {
         const e = c.entry;
@@ -85,12 +97,7 @@ export class StateMachine {
       case "deleteTopic": {
         const t = this.topics.get(c.topicId);
         if (!t) return { kind: "error", message: `Configuration error: Topic ${c.topicId} not found` };
-        t.deleting = true;
-        this.touched.delete(t);
-        await this.topics.remove(t);
-        this.offsets.forget(t.meta.id);
-        this.log.info({ topic: t.meta.name, id: t.meta.id }, "topic deleted");
-        return { kind: "ok" };
+        return this.deleteTopic(t);
       }
       case "setRetention": {
         const t = this.topics.get(c.topicId);
@@ -99,6 +106,15 @@ export class StateMachine {
         return { kind: "ok" };
       }
     }
+  }
+
+  private async deleteTopic(t: Topic): Promise<ApplyResult> {
+    t.deleting = true;
+    this.touched.delete(t);
+    await this.topics.remove(t);
+    this.offsets.forget(t.meta.id);
+    this.log.info({ topic: t.meta.name, id: t.meta.id }, "topic deleted");
+    return { kind: "ok" };
   }
 
   /** Fsyncs every topic changed since the last checkpoint; returns the index now durable in the segments. */
