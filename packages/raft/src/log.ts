@@ -67,10 +67,10 @@ export class RaftLog {
     if (lo < this.firstIndex()) throw new RaftError("LNC_RAFT_COMPACTED", `index ${lo} is compacted`);
     const end = Math.min(hi, this.lastIndex() + 1);
     if (lo >= end) return [];
-    const out: Entry[] = [];
-    if (lo < this.offset) out.push(...this.storage.entries(lo, Math.min(end, this.offset)));
-    if (end > this.offset) out.push(...this.unstable.slice(Math.max(lo, this.offset) - this.offset, end - this.offset));
-    return out;
+    // concat, not push(...): a range can hold more entries than a call may take arguments.
+    const stored = lo < this.offset ? this.storage.entries(lo, Math.min(end, this.offset)) : [];
+    const fresh = end > this.offset ? this.unstable.slice(Math.max(lo, this.offset) - this.offset, end - this.offset) : [];
+    return stored.length === 0 ? fresh : fresh.length === 0 ? stored : stored.concat(fresh);
   }
 
   /** Is a log ending at (lastIndex, lastTerm) at least as up to date as ours (Raft §5.4.1)? */
@@ -87,12 +87,12 @@ export class RaftLog {
       throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `append at ${first.index} would overwrite committed ${this.committed}`);
     }
     if (first.index === this.offset + this.unstable.length) {
-      this.unstable.push(...ents);
+      for (const e of ents) this.unstable.push(e);
     } else if (first.index <= this.offset) {
       this.offset = first.index;
       this.unstable = [...ents];
     } else {
-      this.unstable = [...this.unstable.slice(0, first.index - this.offset), ...ents];
+      this.unstable = this.unstable.slice(0, first.index - this.offset).concat(ents);
     }
     return this.lastIndex();
   }

@@ -87,7 +87,7 @@ export class MemoryStorage implements Storage {
     const head = fresh[0];
     if (head === undefined) return;
     this.ents.length = head.index - this.offset;
-    this.ents.push(...fresh);
+    for (const e of fresh) this.ents.push(e);
   }
 
   /** The host has applied through `index` and captured the state as `data`. */

@@ -167,7 +167,7 @@ export class ReplicaLog implements Storage {
     if (head === undefined) return;
     const truncate = head.index <= this.lastIndex();
     this.ents.length = head.index - this.offset;
-    this.ents.push(...fresh);
+    for (const e of fresh) this.ents.push(e);
     if (truncate) await this.wal.truncateSuffix(head.index);
     await this.wal.append(fresh.map((e) => ({ index: e.index, term: e.term, type: e.type === "noop" ? WAL_TYPE_NOOP : WAL_TYPE_NORMAL, payload: e.data })));
   }
@@ -206,7 +206,9 @@ export class ReplicaLog implements Storage {
 
   private compact(index: number): void {
     const base = this.ents[index - this.offset]!;
-    this.ents = [{ index: base.index, term: base.term, type: "noop", data: new Uint8Array(0) }, ...this.ents.slice(index - this.offset + 1)];
+    const rest = this.ents.slice(index - this.offset + 1);
+    rest.unshift({ index: base.index, term: base.term, type: "noop", data: new Uint8Array(0) });
+    this.ents = rest;
   }
 
   /** A snapshot from the leader was installed: the log restarts after it, in memory and in the WAL. */
