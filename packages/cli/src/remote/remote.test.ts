@@ -21,6 +21,11 @@ describe("remote command helpers", () => {
       "no quorum: 1 of 3 nodes reachable, 2 needed",
     ]);
     expect(clusterProblems({ ...base, mode: "standalone", nodeCount: 1, healthyNodes: 1, leaderId: 0 })).toEqual([]);
+    const raft = { role: "leader", replicationMode: "l3", commitIndex: 50_000, appliedIndex: 50_000, lastIndex: 50_000 };
+    const lagging = { ...base, raft: { ...raft, peers: { "2": { matchIndex: 50_000, lag: 0, state: "replicate" }, "3": { matchIndex: 20_000, lag: 30_000, state: "replicate" } } } };
+    expect(clusterProblems(lagging)).toEqual(["under-replicated: node 3 is 30000 entries behind"]);
+    const snapshotting = { ...base, raft: { ...raft, peers: { "2": { matchIndex: 0, lag: 50_000, state: "snapshot" } } } };
+    expect(clusterProblems(snapshotting)).toEqual(["under-replicated: node 2 is receiving a snapshot"]);
   });
 
   it("parseStart takes earliest, latest, an offset or @time", () => {
