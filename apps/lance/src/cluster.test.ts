@@ -131,7 +131,7 @@ describe.sequential("lance cluster (3 processes, loopback)", () => {
     expect(fresh).not.toBe(old);
     const electedMs = performance.now() - isolatedAt;
     await load.waitAcks(100);
-    const during = await c.ensureTopic("created-during-partition");
+    const during = await c.ensureTopic("created-during-partition", c.nodes.map((n) => n.id).filter((id) => id !== old));
     for (const n of c.nodes) if (n.id !== old) expect((await c.healthReady(n.id)).status).toBe(200);
     expect((await c.healthReady(old)).status).toBe(503);
     console.log(`partition: node ${old} logged quorum loss after ${quorumLostMs.toFixed(0)} ms, refused a write in ${refusedMs.toFixed(0)} ms with "${refusal!.message}"; majority leader ${fresh} after ${electedMs.toFixed(0)} ms`);

@@ -333,8 +333,8 @@ export class TestCluster {
     });
   }
 
-  /** Creates (or finds) a topic through the cluster; returns its id. */
-  async ensureTopic(name: string): Promise<number> {
+  /** Creates (or finds) a topic through the cluster; returns its id once the running nodes (or `ids`) have it. */
+  async ensureTopic(name: string, ids?: number[]): Promise<number> {
     const client = new LanceClient({ servers: this.addresses, connectTimeoutMs: 1_000, requestTimeoutMs: 3_000, retry: { maxAttempts: 60, baseDelayMs: 50, maxDelayMs: 250 } });
     let id: number;
     try {
@@ -345,7 +345,7 @@ export class TestCluster {
     // A follower that has not applied the creation yet answers a write for it with "Unknown
     // topic" (not NOT_LEADER), which no client retries: wait until every running node has it.
     await waitFor(`topic ${name} on every node`, async () => {
-      for (const n of this.live()) {
+      for (const n of ids ? ids.map((i) => this.node(i)) : this.live()) {
         const conn = await Connection.connect(n.address, { connectTimeoutMs: 1_000, requestTimeoutMs: 2_000 });
         try {
           await conn.endOffset(id);
