@@ -5,7 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { parseClusterStatus, parseTopicResponse, type LwpMessage } from "@lance/protocol";
-import { verifyTopic } from "@lance/index";
+import { TopicReader, verifyTopic } from "@lance/index";
+import { FaultProxy } from "@lance/test-support";
 import { createServer, type LanceServer } from "./server.js";
 import { RawClient } from "./test-client.js";
 import type { ServerConfigInput } from "./config.js";
@@ -21,11 +22,14 @@ interface Node {
 }
 
 const live: LanceServer[] = [];
+const proxies: FaultProxy[] = [];
 const clients: RawClient[] = [];
 
 afterEach(async () => {
+  links.clear();
   for (const c of clients.splice(0)) c.close();
   for (const s of live.splice(0)) await s.stop().catch(() => undefined);
+  for (const p of proxies.splice(0)) await p.close();
 });
 
 function freePort(): Promise<number> {
@@ -44,6 +48,24 @@ async function makeCluster(n: number): Promise<Node[]> {
   return nodes;
 }
 
+/** Node i reaches node j through links.get(`${i}->${j}`) when set (a partition is a blackholed link). */
+const links = new Map<string, FaultProxy>();
+
+async function proxyEveryLink(nodes: Node[]): Promise<void> {
+  for (const a of nodes) for (const b of nodes) if (a !== b) {
+    const p = await FaultProxy.start({ host: "127.0.0.1", port: b.replPort });
+    proxies.push(p);
+    links.set(`${a.id}->${b.id}`, p);
+  }
+}
+
+function isolate(node: Node, nodes: Node[], mode: "blackhole" | "pass"): void {
+  for (const other of nodes) if (other !== node) {
+    links.get(`${node.id}->${other.id}`)!.setMode(mode);
+    links.get(`${other.id}->${node.id}`)!.setMode(mode);
+  }
+}
+
 function config(node: Node, nodes: Node[], extra: Partial<ServerConfigInput> = {}): ServerConfigInput {
   return {
     nodeId: node.id,
@@ -53,7 +75,7 @@ function config(node: Node, nodes: Node[], extra: Partial<ServerConfigInput> = {
     checkpointIntervalMs: 100,
     segmentMaxBytes: 64 * 1024,
     cluster: {
-      peers: nodes.map((p) => ({ id: p.id, host: "127.0.0.1", port: p.replPort })),
+      peers: nodes.map((p) => ({ id: p.id, host: "127.0.0.1", port: links.get(`${node.id}->${p.id}`)?.port ?? p.replPort })),
       replicationAddr: { host: "127.0.0.1", port: node.replPort },
       ...(extra.cluster ?? {}),
     },
@@ -268,5 +290,47 @@ describe("three-node cluster (in process, real sockets)", () => {
     expect(report.totals.errors).toBe(0);
     expect(report.totals.records).toBe(all.length);
     expect(rec.messages).toContain("snapshot installed");
+  });
+
+  it("L1: a leader cut off acknowledges writes on its own fsync; when it rejoins, the new leader's log wins and that suffix is kept in divergent/", async () => {
+    const nodes = await makeCluster(3);
+    await proxyEveryLink(nodes);
+    const l1 = { cluster: { mode: "l1" } } as Partial<ServerConfigInput>;
+    await Promise.all(nodes.map((n) => startNode(n, nodes, l1)));
+    const topic = await createTopicOnLeader(nodes, "orders");
+    const before = Array.from({ length: 50 }, (_, i) => payload(i));
+    await produce(nodes, topic, before);
+    const old = await leaderOf(nodes);
+    isolate(old, nodes, "blackhole");
+    // Until check-quorum deposes it (150-300 ms), the old leader acks L1 writes alone.
+    const c = await client(old);
+    const alone: string[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const p = `div-${String(i).padStart(8, "0")}`;
+      const r = await c.request(ingest(topic, 10_000 + i, p));
+      if (r.type !== "ack") break;
+      alone.push(p);
+    }
+    expect(alone.length).toBeGreaterThan(0);
+    console.log(`L1 leader acknowledged ${alone.length} writes alone before stepping down`);
+    const majority = nodes.filter((n) => n !== old);
+    const after = Array.from({ length: 50 }, (_, i) => payload(1000 + i));
+    await produce(majority, topic, after);
+    isolate(old, nodes, "pass");
+    const final = [...before, ...after];
+    await waitFor("the old leader to converge on the new leader's log", async () => ((await readAll(old, topic)).join() === final.join() ? true : null), 30_000);
+    for (const n of nodes) expect(await readAll(n, topic)).toEqual(final);
+    // Nothing it acknowledged is silently gone: it is in divergent/orders, readable as a topic.
+    const reader = new TopicReader(join(old.dataDir, "divergent", "orders"));
+    const kept: string[] = [];
+    let offset = before.length;
+    for (;;) {
+      const res = await reader.read(offset, 1 << 20);
+      if (res.batches.length === 0) break;
+      for (const b of res.batches) kept.push(...splitRecords(Buffer.from(b.payload), b.recordCount));
+      offset = res.batches[res.batches.length - 1]!.nextOffset;
+    }
+    await reader.close();
+    expect(kept.slice(0, alone.length)).toEqual(alone);
   });
 });
