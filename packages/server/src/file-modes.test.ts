@@ -1,22 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { mkdtempSync, readdirSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { createServer } from "./server.js";
 import { RawClient } from "./test-client.js";
-
-/** Every file and directory under `root` whose mode grants group write or anything to others. */
-export function looseModes(root: string): string[] {
-  const out: string[] = [];
-  const walk = (p: string) => {
-    const st = statSync(p);
-    if ((st.mode & 0o027) !== 0) out.push(`${p} ${(st.mode & 0o777).toString(8)}`);
-    if (st.isDirectory()) for (const n of readdirSync(p)) walk(join(p, n));
-  };
-  walk(root);
-  return out;
-}
+import { looseModes } from "./hostile-attack.js";
 
 describe("file modes", () => {
   // With umask 0 the modes the code asks for are the modes the files get: 0o666 defaults would show.
