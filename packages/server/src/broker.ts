@@ -96,6 +96,7 @@ export class Broker {
       case "createTopic":
       case "createTopicWithRetention": {
         if (this.cfg.readOnly) return error(readOnlyText());
+        this.writes.assertWritable();
         const retention = msg.type === "createTopicWithRetention" ? { maxAgeSecs: Number(msg.maxAgeSecs), maxBytes: Number(msg.maxBytes) } : null;
         if (msg.name.length === 0) return error("Topic name required");
         const t = await this.writes.createTopic(msg.name, retention);
@@ -109,6 +110,7 @@ export class Broker {
       }
       case "deleteTopic": {
         if (this.cfg.readOnly) return error(readOnlyText());
+        this.writes.assertWritable();
         const t = this.topics.get(msg.topicId);
         if (!t) return error(`Configuration error: Topic ${msg.topicId} not found`);
         await this.writes.deleteTopic(t);
@@ -116,6 +118,7 @@ export class Broker {
       }
       case "setRetention": {
         if (this.cfg.readOnly) return error(readOnlyText());
+        this.writes.assertWritable();
         const t = this.topics.get(msg.topicId);
         if (!t) return error(`Configuration error: Topic ${msg.topicId} not found`);
         await this.writes.setRetention(t, { maxAgeSecs: Number(msg.maxAgeSecs), maxBytes: Number(msg.maxBytes) });
@@ -159,6 +162,7 @@ export class Broker {
   private async ingest(msg: IngestMessage): Promise<Reply> {
     const started = process.hrtime.bigint();
     if (this.cfg.readOnly) return error(readOnlyText());
+    this.writes.assertWritable();
     const topic = this.topics.get(msg.topicId);
     if (!topic) return error(ErrorText.UnknownTopic);
     if (msg.payload.byteLength === 0) return encodeMessage({ type: "ack", batchId: msg.batchId });

@@ -66,15 +66,23 @@ export class WritePath {
     }
   }
 
-  private propose(cmd: Parameters<Replica["propose"]>[0], ack: "applied" | "durable", bytes: number): Promise<ApplyResult> {
+  /**
+   * Throws the protocol error for a write this node cannot take now. The broker asks before it
+   * looks the topic up: a follower that has not applied a topic's creation yet must still
+   * redirect to the leader rather than answer "Unknown topic".
+   */
+  assertWritable(): void {
     const refusal = this.replica.writeRefusal();
     if (refusal) this.refuse(refusal);
+  }
+
+  private propose(cmd: Parameters<Replica["propose"]>[0], ack: "applied" | "durable", bytes: number): Promise<ApplyResult> {
+    this.assertWritable();
     return this.replica.propose(cmd, ack, bytes);
   }
 
   async ingest(topic: Topic, req: IngestRequest): Promise<void> {
-    const refusal = this.replica.writeRefusal();
-    if (refusal) this.refuse(refusal);
+    this.assertWritable();
     const baseOffset = topic.assigned;
     const result = this.replica.propose(
       { kind: "ingest", entry: { topicId: topic.meta.id, baseOffset, ...req } },

@@ -242,7 +242,7 @@ export class Replica {
     const first = rd.entries[0];
     if (first !== undefined) {
       const replaced = this.log.suffixFrom(first.index);
-      if (replaced.length > 0) this.divergent(replaced);
+      if (replaced.length > 0) this.divergent(replaced, "log suffix replaced by the new leader's");
       await this.log.append(rd.entries);
       this.ackDurable(rd.entries);
     }
@@ -260,9 +260,9 @@ export class Replica {
     }
   }
 
-  private divergent(replaced: readonly Entry[]): void {
+  private divergent(replaced: readonly Entry[], why: string): void {
     try {
-      this.sm.saveDivergent(replaced);
+      this.sm.saveDivergent(replaced, why);
     } catch (err) {
       // Never lose it silently: without a place to keep it, stop taking part.
       throw new LanceError("LNC_DIVERGENT_SAVE_FAILED", `cannot save the replaced log suffix to ${this.cfg.dataDir}/divergent: ${(err as Error).message}`, { cause: err });
@@ -361,6 +361,22 @@ export class Replica {
     await this.log.checkpoint(index, keepLogBytes);
   }
 
+  /**
+   * Stopping without a leader (a minority, runbook 6.1 "stop nodes in the stale partition"):
+   * entries past the commit index may have been acknowledged (L1) and may never commit. They
+   * stay in the WAL, but an operator is about to export and wipe this node, so they are also
+   * written to divergent/ where `lnc export-topic --divergent` finds them.
+   */
+  private keepUnconfirmedTail(): void {
+    if (!this.node || this.failure || this.cfg.voters.length === 1) return;
+    const s = this.node.status();
+    if (s.leader !== null) return;
+    const tail = this.log.suffixFrom(s.commit + 1);
+    if (tail.length === 0) return;
+    this.logger.warn({ from: tail[0]!.index, to: tail[tail.length - 1]!.index, commit: s.commit }, "stopping without a leader: log entries not confirmed by a majority are also kept in divergent/");
+    this.divergent(tail, "stopped without a leader; entries not confirmed by a majority");
+  }
+
   /** Waits for the Ready loop to go idle. */
   async idle(): Promise<void> {
     while (this.pumping) await this.pumping;
@@ -370,6 +386,7 @@ export class Replica {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.idle();
+    this.keepUnconfirmedTail();
     this.staging.closeFd();
     this.log.close();
   }

@@ -152,7 +152,7 @@ export class StateMachine {
    * acknowledged (replication mode L1), so they are kept under `{data}/divergent/<topic>/` in
    * the segment format, where `lnc export-topic --divergent` reads them (runbook 6.1).
    */
-  saveDivergent(entries: readonly Entry[]): void {
+  saveDivergent(entries: readonly Entry[], why: string): void {
     const byTopic = new Map<number, Array<Extract<Command, { kind: "ingest" }>["entry"]>>();
     for (const e of entries) {
       if (e.type !== "normal") continue;
@@ -184,7 +184,7 @@ export class StateMachine {
       this.metrics.errors.inc({ type: "divergent" });
       this.log.warn(
         { topic: name, dir, records, from: ingests[0]!.baseOffset, to: ingests[ingests.length - 1]!.baseOffset + ingests[ingests.length - 1]!.recordCount - 1 },
-        `log suffix replaced by the new leader's: ${records} records saved to ${dir} (export with lnc export-topic --divergent)`,
+        `${why}: ${records} records saved to ${dir} (export with lnc export-topic --divergent)`,
       );
     }
   }
