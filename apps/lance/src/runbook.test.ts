@@ -4,7 +4,7 @@
  * through a running `lance`, runs the runbook's command lines as written (through `sh`, only
  * `/data/lance`, `/backup`, `<topic_name>`, `<segment>`, ... substituted) and checks the outcome
  * docs/operations.md documents. `systemctl start|restart lance` is `startLance` (same binary,
- * same data dir or config). Cluster sections are `it.skip` with the reason.
+ * same data dir or config). The cluster sections are in runbook-cluster.test.ts.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { appendFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
@@ -567,11 +567,4 @@ describe("runbook 8.2 read-only mode", () => {
   });
 });
 
-describe("runbook sections that need clustering (not in this standalone build)", () => {
-  it.skip("5.1 leader node failure: lnc cluster-status, failover — needs the cluster issue (no peers; cluster-status itself is tested on one node in apps/lnc)", () => undefined);
-  it.skip("5.2 follower node recovery: rejoin and catch up by replication — needs the cluster issue", () => undefined);
-  it.skip("5.3 complete node replacement: cluster.peers, full state via replication — needs the cluster issue", () => undefined);
-  it.skip("6.1 split-brain recovery: stale partition stopped, exported (divergent/), wiped, resynced — needs the cluster issue", () => undefined);
-  it.skip("6.2 steps 4-5: restart in cluster mode, add the remaining nodes — needs the cluster issue", () => undefined);
-  it.skip("8.1 emergency stop of all nodes over ssh — a multi-node procedure; one node's SIGTERM drain is crash.test.ts", () => undefined);
-});
+// The cluster sections (5, 6.1, 6.2 steps 4-5, 8.1) are in runbook-cluster.test.ts.

@@ -284,6 +284,9 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     for (const t of timers) clearInterval(t);
     const closed = tcp ? new Promise<void>((r) => tcp!.close(() => r())) : Promise.resolve();
     for (const c of connections) c.drainAndClose();
+    // A write waiting for a majority that is shutting down too should not hold the drain for
+    // the whole proposal timeout: its client gets a retryable error after 2 s.
+    replica?.hurryWaiters(2_000);
     for (const socket of [...handshaking.values(), ...refusing]) socket.destroy();
     const drained = await Promise.race([
       (async () => {

@@ -67,6 +67,8 @@ export class Replica {
   /** Term in which this node, as leader, has applied everything before its own no-op. */
   private writableTerm = 0;
   private leaderlessTicks = 0;
+  private proposalTimeoutMs: number;
+  private rejoining = false;
   private quorumLostLogged = false;
   private ticks = 0;
   private readonly staging: SnapshotStaging;
@@ -84,6 +86,7 @@ export class Replica {
     private readonly metrics: Metrics,
   ) {
     this.staging = new SnapshotStaging(cfg.dataDir);
+    this.proposalTimeoutMs = cfg.proposalTimeoutMs;
   }
 
   start(): void {
@@ -99,6 +102,10 @@ export class Replica {
       heartbeatTick: this.cfg.heartbeatTick,
     });
     this.log.setSnapshotProvider({ capture: (i, t) => this.sm.capture(i, t), applied: () => this.sm.applied });
+    this.rejoining = this.node.status().rejoining;
+    if (this.rejoining && this.cfg.voters.length > 1) {
+      this.logger.info({ node: this.cfg.nodeId }, "empty disk: rejoining the cluster (no vote until a peer confirms the cluster's state; the data arrives from the leader)");
+    }
     if (this.cfg.voters.length === 1) this.node.campaign();
     this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
     this.kick();
@@ -320,6 +327,10 @@ export class Replica {
 
   private watchLeader(): void {
     const s = this.raft.status();
+    if (this.rejoining && !s.rejoining) {
+      this.rejoining = false;
+      this.logger.info({ term: s.term, leader: s.leader }, "rejoined the cluster: voting again");
+    }
     if (s.leader !== null) {
       if (this.quorumLostLogged) this.logger.info({ leader: s.leader, term: s.term }, "Quorum restored, accepting writes through the leader");
       this.quorumLostLogged = false;
@@ -334,12 +345,17 @@ export class Replica {
     }
   }
 
+  /** Shutting down: writes still waiting get at most `ms` more before a retryable error. */
+  hurryWaiters(ms: number): void {
+    this.proposalTimeoutMs = Math.min(this.proposalTimeoutMs, ms);
+  }
+
   private expireWaiters(): void {
-    const limit = Math.ceil(this.cfg.proposalTimeoutMs / this.cfg.tickMs);
+    const limit = Math.ceil(this.proposalTimeoutMs / this.cfg.tickMs);
     for (const [index, w] of this.waiters) {
       if (this.ticks - w.since < limit) break;
       this.settle(index, w);
-      w.reject(new LanceError("LNC_WRITE_TIMEOUT", `NO_QUORUM: FORWARD_FAILED: write not committed within ${this.cfg.proposalTimeoutMs} ms (no majority reachable?); it may still be applied later`));
+      w.reject(new LanceError("LNC_WRITE_TIMEOUT", `NO_QUORUM: FORWARD_FAILED: write not committed within ${this.proposalTimeoutMs} ms (no majority reachable?); it may still be applied later`));
     }
   }
 
