@@ -6,7 +6,8 @@ import { join } from "node:path";
 import pino from "pino";
 import { parseClusterStatus, parseTopicResponse, type LwpMessage } from "@lance/protocol";
 import { TopicReader, verifyTopic } from "@lance/index";
-import { FaultProxy } from "@lance/test-support";
+import { FaultProxy, makeTestCerts, opensslMissing } from "@lance/test-support";
+import { readFileSync } from "node:fs";
 import { createServer, type LanceServer } from "./server.js";
 import { RawClient } from "./test-client.js";
 import type { ServerConfigInput } from "./config.js";
@@ -27,6 +28,7 @@ const clients: RawClient[] = [];
 
 afterEach(async () => {
   links.clear();
+  clientTls = null;
   for (const c of clients.splice(0)) c.close();
   for (const s of live.splice(0)) await s.stop().catch(() => undefined);
   for (const p of proxies.splice(0)) await p.close();
@@ -105,8 +107,11 @@ async function stopNode(node: Node): Promise<void> {
   await s.stop();
 }
 
+/** Set by a test whose nodes serve clients over TLS. */
+let clientTls: { ca: Buffer } | null = null;
+
 async function client(node: Node): Promise<RawClient> {
-  const c = await RawClient.connect(node.clientPort);
+  const c = clientTls ? await RawClient.connectTls(node.clientPort, { ca: clientTls.ca, servername: "localhost" }) : await RawClient.connect(node.clientPort);
   clients.push(c);
   return c;
 }
@@ -332,5 +337,34 @@ describe("three-node cluster (in process, real sockets)", () => {
     }
     await reader.close();
     expect(kept.slice(0, alone.length)).toEqual(alone);
+  });
+
+  it.skipIf(opensslMissing !== null)("with [tls] enabled, nodes replicate over mutual TLS (and serve clients over TLS)", async () => {
+    const certs = makeTestCerts();
+    const nodes = await makeCluster(3);
+    const tls = { tls: { enabled: true, certPath: certs.nodeCert, keyPath: certs.nodeKey, caPath: certs.ca } } as Partial<ServerConfigInput>;
+    clientTls = { ca: readFileSync(certs.ca) };
+    const recs = nodes.map(() => recorder());
+    await Promise.all(nodes.map((n, i) => startNode(n, nodes, tls, recs[i]!.logger)));
+    const topic = await createTopicOnLeader(nodes, "secure");
+    const payloads = Array.from({ length: 50 }, (_, i) => payload(i));
+    await produce(nodes, topic, payloads);
+    for (const n of nodes) await waitFor(`node ${n.id} to hold every record`, async () => ((await readAll(n, topic)).join() === payloads.join() ? true : null));
+    // The replication port speaks TLS and wants a client certificate of the cluster's CA.
+    const { connect: tlsConnect } = await import("node:tls");
+    const handshake = (opts: { cert?: Buffer; key?: Buffer }) =>
+      new Promise<string>((resolve) => {
+        const s = tlsConnect({ port: nodes[0]!.replPort, host: "127.0.0.1", ca: readFileSync(certs.ca), servername: "localhost", ...opts });
+        s.on("secureConnect", () => s.write(Buffer.alloc(0)));
+        s.on("error", (e) => resolve(`error: ${e.message}`));
+        s.on("close", () => resolve(s.authorized ? "closed after handshake" : "closed"));
+        setTimeout(() => {
+          s.destroy();
+          resolve(s.authorized ? "open" : "no handshake");
+        }, 1_000);
+      });
+    expect(await handshake({ cert: readFileSync(certs.nodeCert), key: readFileSync(certs.nodeKey) })).toMatch(/open|closed after handshake/);
+    expect(await handshake({})).toMatch(/error|closed$/);
+    expect(recs.flatMap((r) => r.messages).filter((m) => /peer message refused/.test(m))).toEqual([]);
   });
 });

@@ -21,6 +21,9 @@ export interface TestCerts {
   /** A server certificate for 127.0.0.1 signed by the other CA (certificate rotation). */
   otherServerCert: string;
   otherServerKey: string;
+  /** A cluster node's certificate (test CA): server and client at once, so both extended key usages. */
+  nodeCert: string;
+  nodeKey: string;
 }
 
 /** Generates CAs and leaf certificates (EC P-256, valid 2 days) with the openssl CLI. */
@@ -44,6 +47,7 @@ export function makeTestCerts(): TestCerts {
   leaf("client", "test-ca", "lance-client", clientExt);
   leaf("other-client", "other-ca", "intruder", clientExt);
   leaf("other-server", "other-ca", "localhost", serverExt);
+  leaf("node", "test-ca", "lance-node", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n");
   return {
     dir,
     ca: p("test-ca.pem"),
@@ -56,5 +60,7 @@ export function makeTestCerts(): TestCerts {
     otherClientKey: p("other-client.key"),
     otherServerCert: p("other-server.pem"),
     otherServerKey: p("other-server.key"),
+    nodeCert: p("node.pem"),
+    nodeKey: p("node.key"),
   };
 }
