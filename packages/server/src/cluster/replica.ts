@@ -217,6 +217,8 @@ export class Replica {
     }
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
+      // A kick between the loop's last check and now would otherwise wait for the next tick.
+      if (this.again && !this.failure) this.kick();
     });
   }
 
