@@ -39,7 +39,7 @@ const program = new Command()
   .option("--advertise <host:port>", "client address other nodes redirect clients to (default: listen address, or this node's peer host)")
   .addHelpText(
     "after",
-    "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.\nSIGHUP re-reads [auth] token_file and the [tls] certificate, key and CA without dropping connections.",
+    "\nSIGTERM/SIGINT drain and exit 0; a second signal, or a drain longer than 25 s, exits 1.\nSIGHUP re-reads [auth] tokens, named_tokens, token_file and acl, and the [tls] certificate, key and CA, without dropping connections.",
   )
   .parse();
 
