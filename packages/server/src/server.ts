@@ -144,6 +144,9 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
           tls: tlsMaterial && config.tls.caPath ? { cert: tlsMaterial.cert, key: tlsMaterial.key, ca: tlsMaterial.ca! } : null,
         })
       : null;
+    if (transport && tlsMaterial && !config.tls.caPath) {
+      log.warn({}, "[tls] has no ca_path: node-to-node traffic is not encrypted (TLS applies to the client port only)");
+    }
     replica = new Replica(
       {
         nodeId: config.nodeId,
