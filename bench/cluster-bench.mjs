@@ -84,7 +84,17 @@ async function startSetup(n, mode) {
   await Promise.all(procs.map((p) => p.ready));
   const stop = async () => {
     for (const p of procs) p.proc.kill("SIGTERM");
-    await Promise.all(procs.map((p) => p.exited));
+    await Promise.all(
+      procs.map(async (p, i) => {
+        // SIGTERM drains for at most 25 s; a node still running later is reported and killed.
+        const t = setTimeout(() => {
+          console.error(`warning: node ${nodes[i].id} (${mode}, pid ${p.proc.pid}) still running 30 s after SIGTERM; SIGKILL`);
+          p.proc.kill("SIGKILL");
+        }, 30_000);
+        await p.exited;
+        clearTimeout(t);
+      }),
+    );
     rmSync(dataRoot, { recursive: true, force: true });
   };
   if (n === 1) return { endpoint: `127.0.0.1:${nodes[0].client}`, stop };

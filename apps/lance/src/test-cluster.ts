@@ -30,6 +30,23 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * `n` distinct free ports: all listeners are held open until every port is known, so no two
+ * of them (nor a later port-0 bind of this process) can get the same one.
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createNetServer>>((resolve, reject) => {
+      const srv = createNetServer();
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((s) => (s.address() as { port: number }).port);
+  await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+  return ports;
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function waitFor<T>(what: string, fn: () => Promise<T | null | undefined | false> | T | null | undefined | false, timeoutMs = 15_000, everyMs = 25): Promise<T> {
@@ -95,10 +112,13 @@ export class TestCluster {
   static async start(options: ClusterOptions = {}): Promise<TestCluster> {
     const c = new TestCluster(options);
     const n = options.nodes ?? 3;
+    // Every port (nodes and proxies) from one batch: a proxy bound to port 0 after the nodes'
+    // ports were picked (and released) could otherwise take one of them.
+    const ports = await freePorts(n * (options.health ? 3 : 2) + (options.proxies ? n * (n - 1) : 0));
     for (let id = 1; id <= n; id++) {
-      const clientPort = await freePort();
-      const replPort = await freePort();
-      const healthPort = options.health ? await freePort() : null;
+      const clientPort = ports.pop()!;
+      const replPort = ports.pop()!;
+      const healthPort = options.health ? ports.pop()! : null;
       c.nodes.push({
         id,
         dataDir: join(c.root, `node${id}`),
@@ -115,7 +135,7 @@ export class TestCluster {
       for (const from of c.nodes) {
         for (const to of c.nodes) {
           if (from === to) continue;
-          c.links.set(`${from.id}>${to.id}`, await FaultProxy.start({ host: "127.0.0.1", port: to.replPort }));
+          c.links.set(`${from.id}>${to.id}`, await FaultProxy.start({ host: "127.0.0.1", port: to.replPort }, ports.pop()!));
         }
       }
     }
@@ -209,13 +229,22 @@ export class TestCluster {
     return null;
   }
 
-  /** Sends `signal` to node `id` and waits for it to exit; returns the exit code (or signal name). */
-  async kill(id: number, signal: NodeJS.Signals = "SIGKILL"): Promise<number | string | null> {
+  /**
+   * Sends `signal` to node `id` and waits for it to exit; returns the exit code (or signal
+   * name). A node still running after `timeoutMs` (SIGTERM drains for at most 25 s) is an error.
+   */
+  async kill(id: number, signal: NodeJS.Signals = "SIGKILL", timeoutMs = 30_000): Promise<number | string | null> {
     const node = this.node(id);
     const proc = node.proc;
     if (!proc) return null;
     proc.kill(signal);
-    const code = await node.exited;
+    let timer: NodeJS.Timeout | undefined;
+    const code = await Promise.race([
+      node.exited,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`node ${id} (pid ${proc.pid}) still running ${timeoutMs} ms after ${signal}; last log lines:\n${node.logs.slice(-15).join("\n")}`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
     node.proc = null;
     return code;
   }
