@@ -34,6 +34,8 @@ export interface RaftConfig {
   checkQuorum?: boolean;
   /** Entries per append message. Default 64. */
   maxEntriesPerMsg?: number;
+  /** Entry data bytes per append message (at least one entry is always sent). Default 4 MiB. */
+  maxBytesPerMsg?: number;
   /** Unacknowledged appends per follower in replicate state. Default 64. */
   maxInflightMsgs?: number;
   /** Bytes per InstallSnapshot chunk. Default 1 MiB. */
@@ -56,6 +58,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     preVote: true,
     checkQuorum: true,
     maxEntriesPerMsg: 64,
+    maxBytesPerMsg: 4 * 1024 * 1024,
     maxInflightMsgs: 64,
     snapshotChunkBytes: 1024 * 1024,
     maxSnapshotChunksInflight: 4,
@@ -66,7 +69,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
   if (!(r.heartbeatTick >= 1 && r.electionTick > r.heartbeatTick)) {
     throw new RaftError("LNC_RAFT_BAD_CONFIG", `need 1 <= heartbeatTick (${r.heartbeatTick}) < electionTick (${r.electionTick})`);
   }
-  for (const k of ["maxEntriesPerMsg", "maxInflightMsgs", "snapshotChunkBytes", "maxSnapshotChunksInflight"] as const) {
+  for (const k of ["maxEntriesPerMsg", "maxBytesPerMsg", "maxInflightMsgs", "snapshotChunkBytes", "maxSnapshotChunksInflight"] as const) {
     if (!(Number.isInteger(r[k]) && r[k] >= 1)) throw new RaftError("LNC_RAFT_BAD_CONFIG", `${k} must be a positive integer`);
   }
   return r;

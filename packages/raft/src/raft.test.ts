@@ -21,7 +21,7 @@ function storageWith(term: number, commit: number, entries: Entry[]): MemoryStor
 class Group {
   readonly nodes = new Map<NodeId, { raft: RawNode; storage: MemoryStorage }>();
   queue: Message[] = [];
-  constructor(storages: Map<NodeId, MemoryStorage>, extra: { maxEntriesPerMsg?: number } = {}) {
+  constructor(storages: Map<NodeId, MemoryStorage>, extra: { maxEntriesPerMsg?: number; maxBytesPerMsg?: number } = {}) {
     const voters = [...storages.keys()];
     for (const [id, storage] of storages) {
       this.nodes.set(id, { raft: new RawNode({ id, voters, storage, seed: id, ...extra }), storage });
@@ -104,6 +104,45 @@ describe("elections", () => {
   });
 });
 
+describe("urgent messages", () => {
+  it("a leader's heartbeats can leave while a Ready is still being persisted; a follower's answer too", () => {
+    const s1 = storageWith(1, 0, []);
+    const leader = new RawNode({ id: 1, voters: [1, 2], storage: s1, seed: 1, electionTick: 10, heartbeatTick: 2 });
+    leader.campaign();
+    leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
+    let rd = leader.ready();
+    s1.setHardState(rd.hardState!);
+    leader.advance(rd);
+    leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
+    expect(leader.status().role).toBe("leader");
+    rd = leader.ready();
+    s1.append(rd.entries);
+    s1.setHardState(rd.hardState!);
+    leader.advance(rd);
+    leader.propose(enc.encode("x"));
+    const outstanding = leader.ready(); // entries being persisted, not advanced yet
+    leader.tick();
+    leader.tick();
+    const urgent = leader.takeUrgentMessages();
+    expect(urgent.map((m) => m.type)).toEqual(["heartbeat"]);
+    leader.advance(outstanding);
+    expect(leader.ready().messages.some((m) => m.type === "heartbeat")).toBe(false);
+
+    const f = new RawNode({ id: 2, voters: [1, 2], storage: storageWith(2, 0, []), seed: 2 });
+    f.step({ type: "heartbeat", from: 1, to: 2, term: 2, commit: 0, commitTerm: 0 });
+    expect(f.takeUrgentMessages().map((m) => m.type)).toEqual(["heartbeatResp"]);
+  });
+
+  it("holds answers back while this node's new term is not durable", () => {
+    const f = new RawNode({ id: 2, voters: [1, 2, 3], storage: storageWith(1, 0, []), seed: 2 });
+    f.step({ type: "heartbeat", from: 1, to: 2, term: 5, commit: 0, commitTerm: 0 });
+    expect(f.takeUrgentMessages()).toEqual([]);
+    const rd = f.ready();
+    expect(rd.hardState).toMatchObject({ term: 5 });
+    expect(rd.messages.map((m) => m.type)).toEqual(["heartbeatResp"]);
+  });
+});
+
 describe("replication", () => {
   it("commits an old-term entry only once an entry of the current term is on a majority (Raft §5.4.2)", () => {
     const old = [ent(1, 1), ent(2, 2)];
@@ -124,6 +163,29 @@ describe("replication", () => {
     // not have been committed on its own.
     expect(commits.has(2)).toBe(false);
     expect(group.raft(1).status().commit).toBe(3);
+  });
+
+  it("caps an append message at maxBytesPerMsg of entry data, but always sends at least one entry", () => {
+    const big = (i: number, kib: number) => ({ index: i, term: 1, type: "normal" as const, data: new Uint8Array(kib * 1024) });
+    const log = [big(1, 3), big(2, 3), big(3, 3), big(4, 10), big(5, 1)];
+    const group = new Group(
+      new Map([
+        [1, storageWith(1, 0, log)],
+        [2, storageWith(1, 0, [])],
+        [3, storageWith(1, 0, [])],
+      ]),
+      { maxBytesPerMsg: 7 * 1024 },
+    );
+    group.raft(1).campaign();
+    group.pump(1);
+    const sizes: number[] = [];
+    group.stabilize((m) => {
+      if (m.type === "app" && m.to === 2 && m.entries.length > 0) sizes.push(m.entries.reduce((n, e) => n + e.data.byteLength, 0));
+    });
+    expect(group.raft(1).status()).toMatchObject({ role: "leader", commit: 6 });
+    expect(Math.max(...sizes.filter((b) => b !== 10 * 1024))).toBeLessThanOrEqual(7 * 1024);
+    expect(sizes).toContain(10 * 1024);
+    expect(group.nodes.get(2)!.storage.lastIndex()).toBe(6);
   });
 
   it("truncates a conflicting suffix and skips a whole term per rejection (fast backtracking)", () => {

@@ -119,6 +119,15 @@ export class Raft {
     return out;
   }
 
+  /** Removes and returns the queued messages of the given types, keeping the others in order. */
+  takeMessagesOf(types: ReadonlySet<Message["type"]>): Message[] {
+    const out: Message[] = [];
+    const keep: Message[] = [];
+    for (const m of this.msgs) (types.has(m.type) ? out : keep).push(m);
+    this.msgs = keep;
+    return out;
+  }
+
   takeChunks(): SnapshotChunk[] {
     const out = this.chunks;
     this.chunks = [];
@@ -607,7 +616,7 @@ export class Raft {
     if (prevTerm === undefined || pr.next < this.log.firstIndex()) {
       return this.startSnapshot(to, pr);
     }
-    const entries = this.log.entries(pr.next, pr.next + this.cfg.maxEntriesPerMsg);
+    const entries = limitBytes(this.log.entries(pr.next, pr.next + this.cfg.maxEntriesPerMsg), this.cfg.maxBytesPerMsg);
     if (entries.length === 0 && !sendIfEmpty) return false;
     this.send({ type: "app", to, index: prevIndex, logTerm: prevTerm, entries, commit: this.log.committed });
     const last = entries[entries.length - 1];
@@ -743,4 +752,14 @@ export class Raft {
     this.rejoin = null;
     this.rejoining = false;
   }
+}
+
+/** The longest prefix of `entries` within `maxBytes` of data, and never empty when `entries` is not. */
+function limitBytes(entries: Entry[], maxBytes: number): Entry[] {
+  let bytes = 0;
+  for (let i = 0; i < entries.length; i++) {
+    bytes += entries[i]!.data.byteLength;
+    if (bytes > maxBytes && i > 0) return entries.slice(0, i);
+  }
+  return entries;
 }

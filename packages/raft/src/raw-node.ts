@@ -3,6 +3,8 @@ import { RaftError } from "./errors.js";
 import { Raft } from "./raft.js";
 import { hardStateEqual, type HardState, type Message, type NodeId, type PeerProgress, type Ready, type Status } from "./types.js";
 
+const URGENT: ReadonlySet<Message["type"]> = new Set(["heartbeat", "heartbeatResp"]);
+
 /**
  * The host's handle on one Raft node. Drive it with tick(), step(), propose(); whenever
  * hasReady(), take ready(), carry it out in the documented order, then advance(ready).
@@ -11,10 +13,13 @@ export class RawNode {
   private readonly raft: Raft;
   private prevHard: HardState;
   private outstanding: Ready | null = null;
+  /** The hard state as of the last advance(): what the host has made durable. */
+  private stableHard: HardState;
 
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
     this.prevHard = config.storage.initialState();
+    this.stableHard = this.prevHard;
   }
 
   get id(): NodeId {
@@ -62,6 +67,21 @@ export class RawNode {
     return this.raft.log.term(index);
   }
 
+  /**
+   * Heartbeats and heartbeat answers, taken out of the next Ready so the host may send them at
+   * once, even while it is still persisting the current Ready. They promise nothing about this
+   * node's disk (a heartbeat's commit index only counts acknowledgements of persisted entries),
+   * so "persist before send" does not hold them back — unless this node's term or vote changed
+   * and is not durable yet: then nothing is returned. A leader that must wait for a long fsync
+   * keeps its followers' election timers quiet this way, and a follower busy persisting still
+   * answers the leader's check-quorum.
+   */
+  takeUrgentMessages(): Message[] {
+    const hs = this.raft.hardState();
+    if (hs.term !== this.stableHard.term || hs.vote !== this.stableHard.vote) return [];
+    return this.raft.takeMessagesOf(URGENT);
+  }
+
   hasReady(): boolean {
     if (this.outstanding !== null) return false;
     const log = this.raft.log;
@@ -100,6 +120,7 @@ export class RawNode {
     if (last !== undefined) log.stableTo(last.index, last.term);
     const applied = rd.committedEntries[rd.committedEntries.length - 1];
     if (applied !== undefined) log.appliedTo(applied.index);
+    if (rd.hardState !== null) this.stableHard = rd.hardState;
     this.outstanding = null;
   }
 }

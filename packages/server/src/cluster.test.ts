@@ -367,4 +367,26 @@ describe("three-node cluster (in process, real sockets)", () => {
     expect(await handshake({})).toMatch(/error|closed$/);
     expect(recs.flatMap((r) => r.messages).filter((m) => /peer message refused/.test(m))).toEqual([]);
   });
+
+  it("a follower catches up from the log over large batches (append messages are capped in bytes, not only in entries)", async () => {
+    const nodes = await makeCluster(3);
+    const big = { cluster: { keepLogBytes: 512 * 1024 * 1024 } } as Partial<ServerConfigInput>;
+    await Promise.all(nodes.map((n) => startNode(n, nodes, big)));
+    const topic = await createTopicOnLeader(nodes, "large");
+    const leader = await leaderOf(nodes);
+    const lagging = nodes.find((n) => n !== leader)!;
+    await stopNode(lagging);
+    // 80 batches of 1 MiB: 64 entries (one message's worth by count) exceed a 64 MiB frame.
+    const c = await client(leader);
+    const mib = (i: number) => Buffer.alloc(1024 * 1024, 65 + (i % 26));
+    for (let i = 0; i < 80; i++) c.send({ type: "ingest", batchId: BigInt(i + 1), timestampNs: 1n, recordCount: 1, topicId: topic, payload: mib(i) });
+    for (let i = 0; i < 80; i++) expect(await c.next(30_000)).toEqual({ type: "ack", batchId: BigInt(i + 1) });
+    await startNode(lagging, nodes, big);
+    await waitFor("the lagging follower to hold all 80 MiB", async () => {
+      const f = await client(lagging);
+      const r = await f.request({ type: "fetch", topicId: topic, startOffset: 79n, maxBytes: 2 * 1024 * 1024 });
+      f.close();
+      return r.type === "fetchResponse" && r.recordCount === 1 && Buffer.from(r.data).equals(mib(79)) ? true : null;
+    }, 60_000);
+  });
 });

@@ -39,6 +39,9 @@ export type WriteRefusal =
   | { kind: "catchingUp"; term: number }
   | { kind: "noLeader"; reachable: number };
 
+/** Bytes this node may have proposed and not yet persisted; past it, writes wait their turn. */
+const MAX_UNPERSISTED_BYTES = 4 * 1024 * 1024;
+
 interface Waiter {
   term: number;
   ack: "applied" | "durable";
@@ -62,6 +65,9 @@ export class Replica {
   private pumping: Promise<void> | null = null;
   private again = false;
   private readonly waiters = new Map<number, Waiter>();
+  /** Writes not yet handed to Raft (see proposeQueued). */
+  private readonly queued: Array<{ data: Uint8Array; ack: Waiter["ack"]; bytes: number; resolve: Waiter["resolve"]; reject: Waiter["reject"] }> = [];
+  private unpersistedBytes = 0;
   private waitingBytes = 0;
   private failure: Error | null = null;
   /** Term in which this node, as leader, has applied everything before its own no-op. */
@@ -100,6 +106,11 @@ export class Replica {
       applied: this.sm.applied,
       electionTick: this.cfg.electionTick,
       heartbeatTick: this.cfg.heartbeatTick,
+      // At most 16 MiB of appends in flight to a follower: it persists what arrives in one
+      // fsync before it answers (heartbeats included), and must answer within an election
+      // timeout or the leader's check-quorum steps down.
+      maxBytesPerMsg: 1024 * 1024,
+      maxInflightMsgs: 16,
     });
     this.log.setSnapshotProvider({ capture: (i, t) => this.sm.capture(i, t), applied: () => this.sm.applied });
     this.rejoining = this.node.status().rejoining;
@@ -158,12 +169,43 @@ export class Replica {
    */
   propose(cmd: Command, ack: "applied" | "durable", bytes: number): Promise<ApplyResult> {
     if (this.failure) return Promise.reject(this.failure);
-    const { index, term } = this.raft.propose(encodeCommand(cmd));
+    const data = encodeCommand(cmd);
+    if (this.queued.length === 0 && (this.unpersistedBytes === 0 || this.unpersistedBytes + data.byteLength <= MAX_UNPERSISTED_BYTES)) {
+      const { index, term } = this.raft.propose(data);
+      this.unpersistedBytes += data.byteLength;
+      return new Promise<ApplyResult>((resolve, reject) => {
+        this.waiters.set(index, { term, ack, bytes, since: this.ticks, resolve, reject });
+        this.waitingBytes += bytes;
+        this.kick();
+      });
+    }
     return new Promise<ApplyResult>((resolve, reject) => {
-      this.waiters.set(index, { term, ack, bytes, since: this.ticks, resolve, reject });
+      this.queued.push({ data, ack, bytes, resolve, reject });
       this.waitingBytes += bytes;
-      this.kick();
     });
+  }
+
+  /**
+   * Proposes queued writes while what this node has proposed but not yet persisted stays under
+   * MAX_UNPERSISTED_BYTES. A Ready's messages (heartbeats included) leave only after its
+   * entries are on disk, so an unbounded Ready — everything proposed during one long fsync —
+   * would silence the leader for longer than an election timeout.
+   */
+  private proposeQueued(): void {
+    while (this.queued.length > 0 && (this.unpersistedBytes === 0 || this.unpersistedBytes + this.queued[0]!.data.byteLength <= MAX_UNPERSISTED_BYTES)) {
+      const q = this.queued.shift()!;
+      let proposed: { index: number; term: number };
+      try {
+        proposed = this.raft.propose(q.data);
+      } catch {
+        this.waitingBytes -= q.bytes;
+        q.reject(new LanceError("LNC_WRITE_LOST", "FORWARD_FAILED: leadership moved before this write was proposed; retry"));
+        continue;
+      }
+      this.unpersistedBytes += q.data.byteLength;
+      this.waiters.set(proposed.index, { term: proposed.term, ack: q.ack, bytes: q.bytes, since: this.ticks, resolve: q.resolve, reject: q.reject });
+      this.kick();
+    }
   }
 
   /** A message from a peer's transport. */
@@ -180,6 +222,7 @@ export class Replica {
       this.logger.warn({ from, type: m.type, err: (err as Error).message }, "peer message refused");
       return;
     }
+    this.sendUrgent();
     this.kick();
   }
 
@@ -204,9 +247,17 @@ export class Replica {
     if (!this.node) return;
     this.ticks++;
     this.node.tick();
+    this.sendUrgent();
     this.watchLeader();
+    if (this.queued.length > 0 && this.raft.status().role !== "leader") this.proposeQueued();
     if (this.ticks % 10 === 0) this.expireWaiters();
     this.kick();
+  }
+
+  /** Heartbeats and their answers go out now, not after the Ready being persisted (RawNode.takeUrgentMessages). */
+  private sendUrgent(): void {
+    if (!this.transport) return;
+    for (const m of this.node!.takeUrgentMessages()) this.transport.send(m.to, m);
   }
 
   /** Runs the Ready loop unless it is already running (then it goes round once more). */
@@ -253,7 +304,11 @@ export class Replica {
       const replaced = this.log.suffixFrom(first.index);
       if (replaced.length > 0) this.divergent(replaced, "log suffix replaced by the new leader's");
       await this.log.append(rd.entries);
+      let persisted = 0;
+      for (const e of rd.entries) persisted += e.data.byteLength;
+      this.unpersistedBytes = Math.max(0, this.unpersistedBytes - persisted);
       this.ackDurable(rd.entries);
+      this.proposeQueued();
     }
     if (rd.hardState) await this.log.setHardState(rd.hardState);
   }
@@ -370,6 +425,10 @@ export class Replica {
     for (const [index, w] of this.waiters) {
       this.settle(index, w);
       w.reject(this.failure);
+    }
+    for (const q of this.queued.splice(0)) {
+      this.waitingBytes -= q.bytes;
+      q.reject(this.failure);
     }
   }
 
