@@ -4,8 +4,10 @@
 // loopback), each driven by `lnc bench` against the leader with the same message size and
 // concurrency. Reports msg/s and ack latency, and the ratios L3/standalone and L1/L3.
 // Usage: node bench/cluster-bench.mjs [--duration 10] [--msg-size 1024] [--connections 8]
-//        [--pipeline 64] [--single] [--dir /tmp]      (after `pnpm build`)
+//        [--pipeline 64] [--single] [--repeat 1] [--dir /tmp]      (after `pnpm build`)
 // --single adds a 1 connection, 1 in flight profile (latency of one write at a time).
+// --repeat N runs the three setups N times, interleaved, and reports medians (a shared machine
+// is noisy: single runs of the same setup have differed by 2x here).
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
@@ -22,6 +24,7 @@ const { values } = parseArgs({
     connections: { type: "string", default: "8" },
     pipeline: { type: "string", default: "64" },
     single: { type: "boolean", default: false },
+    repeat: { type: "string", default: "1" },
     dir: { type: "string", default: tmpdir() },
   },
 });
@@ -45,20 +48,24 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 function startProcess(args) {
   const proc = spawn(process.execPath, [LANCE, "--health", "off", "--metrics", "off", ...args], { stdio: ["ignore", "pipe", "inherit"] });
   const exited = new Promise((r) => proc.on("exit", (code, signal) => r(code ?? signal)));
+  /** The last log lines (shown when a node does not stop). */
+  const tail = [];
+  let buf = "";
   const ready = new Promise((resolve, reject) => {
-    let buf = "";
-    const onData = (d) => {
+    proc.stdout.on("data", (d) => {
       buf += d.toString();
-      if (buf.includes('"msg":"lance ready"')) {
-        proc.stdout.off("data", onData);
-        proc.stdout.resume();
-        resolve();
+      let i;
+      while ((i = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        if (line.includes('"msg":"lance ready"')) resolve();
       }
-    };
-    proc.stdout.on("data", onData);
+    });
     exited.then((c) => reject(new Error(`lance exited ${c} before it was ready`)));
   });
-  return { proc, exited, ready };
+  return { proc, exited, ready, tail };
 }
 
 /** Starts `n` nodes (1: standalone); returns the leader's client address and a stop function. */
@@ -88,7 +95,7 @@ async function startSetup(n, mode) {
       procs.map(async (p, i) => {
         // SIGTERM drains for at most 25 s; a node still running later is reported and killed.
         const t = setTimeout(() => {
-          console.error(`warning: node ${nodes[i].id} (${mode}, pid ${p.proc.pid}) still running 30 s after SIGTERM; SIGKILL`);
+          console.error(`warning: node ${nodes[i].id} (${n === 1 ? "standalone" : mode}, pid ${p.proc.pid}) still running 30 s after SIGTERM; SIGKILL. Its last log lines:\n  ${p.tail.slice(-8).join("\n  ")}`);
           p.proc.kill("SIGKILL");
         }, 30_000);
         await p.exited;
@@ -133,24 +140,48 @@ const setups = [
   ["3-node L3", 3, "l3"],
   ["3-node L1", 3, "l1"],
 ];
-const results = {};
-for (const [name, n, mode] of setups) {
-  const { endpoint, stop } = await startSetup(n, mode);
-  try {
-    results[name] = profiles.map(([profile, args]) => bench(endpoint, `${name} ${profile}`, args));
-  } finally {
-    await stop();
+const repeat = Math.max(1, Number(values.repeat));
+/** results[name][profile] = one report per repetition */
+const runs = Object.fromEntries(setups.map(([name]) => [name, profiles.map(() => [])]));
+for (let r = 0; r < repeat; r++) {
+  for (const [name, n, mode] of setups) {
+    const { endpoint, stop } = await startSetup(n, mode);
+    try {
+      profiles.forEach(([profile, args], i) => runs[name][i].push(bench(endpoint, `${name} ${profile}`, args)));
+    } finally {
+      await stop();
+    }
   }
 }
+const med = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+/** Per setup and profile: medians over the repetitions. */
+const results = Object.fromEntries(
+  setups.map(([name]) => [
+    name,
+    runs[name].map((reps) => ({
+      msgs_per_sec: med(reps.map((x) => x.msgs_per_sec)),
+      mb_per_sec: med(reps.map((x) => x.mb_per_sec)),
+      ack_latency_ms: { p50: med(reps.map((x) => x.ack_latency_ms.p50)), p99: med(reps.map((x) => x.ack_latency_ms.p99)) },
+      errors: reps.reduce((a, x) => a + x.errors, 0),
+      all: reps.map((x) => Math.round(x.msgs_per_sec)),
+    })),
+  ]),
+);
 
 const fmt = (x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d });
-console.log(`cluster bench: ${values["msg-size"]} B messages, ${values.duration} s measured (+2 s warmup) per run, all nodes on this machine (loopback)`);
+console.log(
+  `cluster bench: ${values["msg-size"]} B messages, ${values.duration} s measured (+2 s warmup) per run, ${repeat} run(s) per setup${repeat > 1 ? " (medians)" : ""}, all nodes on this machine (loopback)`,
+);
 profiles.forEach(([profile], i) => {
   console.log(`\n${profile}:`);
   for (const [name] of setups) {
     const r = results[name][i];
     console.log(
-      `  ${name.padEnd(11)} ${fmt(r.msgs_per_sec).padStart(8)} msg/s  ${fmt(r.mb_per_sec, 1).padStart(6)} MB/s  ack p50 ${r.ack_latency_ms.p50.toFixed(2)} ms  p99 ${r.ack_latency_ms.p99.toFixed(2)} ms  errors ${r.errors}`,
+      `  ${name.padEnd(11)} ${fmt(r.msgs_per_sec).padStart(8)} msg/s  ${fmt(r.mb_per_sec, 1).padStart(6)} MB/s  ack p50 ${r.ack_latency_ms.p50.toFixed(2)} ms  p99 ${r.ack_latency_ms.p99.toFixed(2)} ms  errors ${r.errors}${repeat > 1 ? `  (runs: ${r.all.join(", ")} msg/s)` : ""}`,
     );
   }
   const s = results["standalone"][i].msgs_per_sec;
