@@ -251,6 +251,11 @@ describe("three-node cluster (in process, real sockets)", () => {
     expect(st.raft!.role).toBe("leader");
     expect(Object.keys(st.raft!.peers).sort()).toEqual(nodes.filter((n) => n !== leader).map((n) => String(n.id)).sort());
     expect(st.quorumAvailable).toBe(true);
+    // The same view in Prometheus text.
+    const text = await leader.server!.metrics.registry.metrics();
+    expect(text).toContain("lance_raft_is_leader 1");
+    expect(text).toMatch(/lance_raft_commit_index [1-9]\d*/);
+    for (const n of nodes.filter((x) => x !== leader)) expect(text).toMatch(new RegExp(`lance_raft_peer_lag_entries\\{peer="${n.id}"\\} \\d+`));
   });
 
   it("fails over when the leader stops, and the old leader catches up when it returns", async () => {

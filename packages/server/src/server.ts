@@ -83,8 +83,14 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
   /** Connections over a limit, kept briefly to tell the client why. */
   const refusing = new Set<Socket>();
   let registry: TopicRegistry | null = null;
-  const metrics = createMetrics(() =>
-    (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
+  const metrics = createMetrics(
+    () => (registry?.list() ?? []).map((t) => ({ topic: t.meta.name, segments: t.writer.catalog().entries.filter((e) => e.kind === "segment").length })),
+    () => {
+      if (!replica?.started) return null;
+      const s = replica.status();
+      const peerLag = [...replica.progress()].filter(([id]) => id !== config.nodeId).map(([id, p]) => ({ peer: String(id), lag: Math.max(0, s.lastIndex - p.match) }));
+      return { term: s.term, isLeader: s.role === "leader", commit: s.commit, applied: s.applied, lastIndex: s.lastIndex, peerLag };
+    },
   );
   let wal: Wal | null = null;
   let writes: WritePath | null = null;

@@ -75,10 +75,10 @@ export class Replica {
   private leaderlessTicks = 0;
   private proposalTimeoutMs: number;
   private rejoining = false;
+  private lastLeader: NodeId | null = null;
   private quorumLostLogged = false;
   private ticks = 0;
   private readonly staging: SnapshotStaging;
-  private snapshotsInstalled = 0;
 
   /** Called when this node becomes able to accept writes as leader (offsets must be recomputed). */
   onWritable: (() => void) | null = null;
@@ -120,6 +120,10 @@ export class Replica {
     if (this.cfg.voters.length === 1) this.node.campaign();
     this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
     this.kick();
+  }
+
+  get started(): boolean {
+    return this.node !== null;
   }
 
   private get raft(): RawNode {
@@ -303,7 +307,9 @@ export class Replica {
     if (first !== undefined) {
       const replaced = this.log.suffixFrom(first.index);
       if (replaced.length > 0) this.divergent(replaced, "log suffix replaced by the new leader's");
+      const started = process.hrtime.bigint();
       await this.log.append(rd.entries);
+      this.metrics.walSyncSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
       let persisted = 0;
       for (const e of rd.entries) persisted += e.data.byteLength;
       this.unpersistedBytes = Math.max(0, this.unpersistedBytes - persisted);
@@ -360,12 +366,8 @@ export class Replica {
     await this.log.installSnapshot(meta);
     finishSnapshotInstall(this.cfg.dataDir);
     await this.sm.reload(index);
-    this.snapshotsInstalled++;
+    this.metrics.snapshotsInstalled.inc();
     this.logger.info({ index, term, topics: this.sm.topics.list().length, ms: Date.now() - started }, "snapshot installed");
-  }
-
-  get installedSnapshots(): number {
-    return this.snapshotsInstalled;
   }
 
   /** A leader may take writes once its no-op (and so every earlier entry) is applied. */
@@ -384,6 +386,10 @@ export class Replica {
 
   private watchLeader(): void {
     const s = this.raft.status();
+    if (s.leader !== this.lastLeader) {
+      this.lastLeader = s.leader;
+      this.metrics.leaderChanges.inc();
+    }
     if (this.rejoining && !s.rejoining) {
       this.rejoining = false;
       this.logger.info({ term: s.term, leader: s.leader }, "rejoined the cluster: voting again");

@@ -181,7 +181,7 @@ export class StateMachine {
       }
       writer.sync();
       writer.close();
-      this.metrics.errors.inc({ type: "divergent" });
+      this.metrics.divergentRecords.inc(records);
       this.log.warn(
         { topic: name, dir, records, from: ingests[0]!.baseOffset, to: ingests[ingests.length - 1]!.baseOffset + ingests[ingests.length - 1]!.recordCount - 1 },
         `${why}: ${records} records saved to ${dir} (export with lnc export-topic --divergent)`,
