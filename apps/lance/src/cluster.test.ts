@@ -20,6 +20,15 @@ function encodeRecord(text: string): Uint8Array {
   return encodeTlv([new TextEncoder().encode(text)]);
 }
 
+/** `lnc cluster-status --server address --json`: exit code and the parsed JSON. */
+async function lncStatus(address: string): Promise<{ code: number; stdout: string; json: Record<string, unknown> & { leaderId: number | null; raft?: unknown } }> {
+  const r = await run(process.execPath, [LNC, "cluster-status", "--server", address, "--json"]).then(
+    (ok) => ({ code: 0, stdout: ok.stdout }),
+    (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+  );
+  return { ...r, json: JSON.parse(r.stdout) as never };
+}
+
 let current: TestCluster | null = null;
 let load: SequencedLoad | null = null;
 
@@ -125,6 +134,9 @@ describe.sequential("lance cluster (3 processes, loopback)", () => {
     expect(refusedMs).toBeLessThan(2_000);
     const st = await c.status(old);
     expect(st.isLeader).toBe(false);
+    const lncIsolated = await lncStatus(c.node(old).address);
+    expect(lncIsolated.code, lncIsolated.stdout).toBe(1);
+    expect(lncIsolated.json.leaderId).toBeNull();
     console.log(`partition: isolated node ${old} status: leader ${st.leaderId}, quorum_available ${st.quorumAvailable}, healthy_nodes ${st.healthyNodes}, peer_states ${JSON.stringify(st.peerStates)}, role ${st.raft?.role}`);
 
     // The majority elects a new leader and keeps accepting writes (the client moves over).
@@ -152,7 +164,17 @@ describe.sequential("lance cluster (3 processes, loopback)", () => {
     expect(result.gaps).toBe(0);
     expect(result.duplicates_unexplained).toBe(0);
     expect(result.order_errors).toBe(0);
-    expect(await c.waitLeader()).not.toBeNull();
+    const healed = await c.waitLeader();
+    // After healing, `lnc cluster-status --json` on every node: one leader, quorum, exit 0.
+    await waitFor("lnc cluster-status healthy on every node", async () => {
+      for (const n of c.nodes) {
+        const r = await lncStatus(n.address);
+        if (r.code !== 0 || r.json.leaderId !== healed) return null;
+      }
+      return true;
+    }, 15_000, 200);
+    const onLeader = await lncStatus(c.node(healed).address);
+    console.log(`partition: lnc cluster-status on leader ${healed} after healing: ${JSON.stringify(onLeader.json.raft)}`);
   }, 90_000);
 
   it("a wiped follower (same id, empty disk) is rebuilt from a snapshot plus the log: full history, verify-data passes, identical content", async () => {
