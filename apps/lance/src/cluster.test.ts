@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { Connection, LanceClient, Producer, encodeTlv, isClientError } from "@lance/client";
+import { Connection, encodeTlv } from "@lance/client";
 import { SequencedLoad, TestCluster, closeAllClusters, median, sleep, waitFor } from "./test-cluster.js";
 
 const LNC = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "lnc", "dist", "main.js");
