@@ -146,6 +146,10 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
           peers,
           info: { clientAddr: advertise },
           onMessage: (from, m) => replica?.step(from, m),
+          // A silent (partitioned) peer is reported unreachable within about a second, close to
+          // when Raft's check-quorum notices; the default 5 s made status and errors lag.
+          heartbeatIntervalMs: 250,
+          heartbeatTimeoutMs: 1_200,
           logger: log.child({ component: "transport" }),
           tls: tlsMaterial && config.tls.caPath ? { cert: tlsMaterial.cert, key: tlsMaterial.key, ca: tlsMaterial.ca! } : null,
         })
@@ -310,7 +314,8 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     }
     await closed;
     if (writes) {
-      await writes.drain();
+      // Waiting writes are answered within 2 s (hurryWaiters); this bound is a backstop.
+      if (!(await writes.drain(5_000))) log.warn({ inFlightBytes: writes.inFlightBytes }, "writes still unanswered after 5 s; stopping anyway");
       await writes.checkpoint().catch((err: Error) => log.error({ err: err.message }, "final checkpoint failed"));
     }
     // Hand leadership over before going away, so clients see a new leader within a round trip.

@@ -110,10 +110,15 @@ export class WritePath {
     unwrap(await this.propose({ kind: "setRetention", topicId: topic.meta.id, retention }, "applied", 0));
   }
 
-  /** Resolves once every write accepted so far is answered. */
-  async drain(): Promise<void> {
-    while (this.replica.inFlightBytes > 0 && !this.replica.failed) await new Promise((r) => setTimeout(r, 5));
+  /** Resolves once every write accepted so far is answered, or after `timeoutMs`. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.replica.inFlightBytes > 0 && !this.replica.failed) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 5));
+    }
     await this.replica.idle();
+    return true;
   }
 
   /**

@@ -178,7 +178,7 @@ export class Replica {
       const { index, term } = this.raft.propose(data);
       this.unpersistedBytes += data.byteLength;
       return new Promise<ApplyResult>((resolve, reject) => {
-        this.waiters.set(index, { term, ack, bytes, since: this.ticks, resolve, reject });
+        this.wait(index, { term, ack, bytes, since: this.ticks, resolve, reject });
         this.waitingBytes += bytes;
         this.kick();
       });
@@ -207,7 +207,7 @@ export class Replica {
         continue;
       }
       this.unpersistedBytes += q.data.byteLength;
-      this.waiters.set(proposed.index, { term: proposed.term, ack: q.ack, bytes: q.bytes, since: this.ticks, resolve: q.resolve, reject: q.reject });
+      this.wait(proposed.index, { term: proposed.term, ack: q.ack, bytes: q.bytes, since: this.ticks, resolve: q.resolve, reject: q.reject });
       this.kick();
     }
   }
@@ -284,9 +284,17 @@ export class Replica {
         this.again = false;
         while (node.hasReady() && !this.failure) {
           const rd = node.ready();
+          // Committed entries already on this node's disk are applied first: they are durable on
+          // a majority, so nothing this Ready writes can change them, and an L3 ack then does not
+          // wait for this Ready's fsync (a leader's commits always arrive this way).
+          const onDisk = Math.min(this.log.lastIndex(), (rd.entries[0]?.index ?? Infinity) - 1);
+          const split = rd.committedEntries.findIndex((e) => e.index > onDisk);
+          const early = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
+          const late = split < 0 ? [] : rd.committedEntries.slice(split);
+          if (early.length > 0) await this.applyCommitted(early);
           await this.persist(rd);
           for (const m of rd.messages) this.transport?.send(m.to, m);
-          if (rd.committedEntries.length > 0) await this.applyCommitted(rd.committedEntries);
+          if (late.length > 0) await this.applyCommitted(late);
           node.advance(rd);
         }
         this.checkWritable();
@@ -348,6 +356,20 @@ export class Replica {
       if (w.term !== e.term) w.reject(lostError(e.index));
       else w.resolve(results.get(e.index) ?? { kind: "ok" });
     }
+  }
+
+  /**
+   * Registers the waiter of a fresh proposal. A waiter still at that index belongs to an entry
+   * of an earlier term that this leader's log has replaced (this node lost leadership and won
+   * it back before that index was applied): that write is lost.
+   */
+  private wait(index: number, w: Waiter): void {
+    const old = this.waiters.get(index);
+    if (old) {
+      this.settle(index, old);
+      old.reject(lostError(index));
+    }
+    this.waiters.set(index, w);
   }
 
   private settle(index: number, w: Waiter): void {
