@@ -32,6 +32,13 @@ export interface RaftConfig {
   applied?: number;
   preVote?: boolean;
   checkQuorum?: boolean;
+  /**
+   * Leader only: its append messages come in `Ready.earlyMessages`, which the host may send
+   * before persisting that Ready (Raft thesis §10.2.1: the leader writes its log in parallel
+   * with replicating it). Safe because a leader counts itself toward a commit only once its own
+   * copy is persisted. Default false: every message is in `Ready.messages`.
+   */
+  earlyAppends?: boolean;
   /** Entries per append message. Default 64. */
   maxEntriesPerMsg?: number;
   /** Entry data bytes per append message (at least one entry is always sent). Default 4 MiB. */
@@ -57,6 +64,7 @@ export function resolveConfig(c: RaftConfig): ResolvedConfig {
     diskId: 0,
     preVote: true,
     checkQuorum: true,
+    earlyAppends: false,
     maxEntriesPerMsg: 64,
     maxBytesPerMsg: 4 * 1024 * 1024,
     maxInflightMsgs: 64,

@@ -41,6 +41,13 @@ export class RaftLog {
     return this.storage.lastIndex();
   }
 
+  /** Last index of the part of this log the host has persisted (below the unstable tail). */
+  stableLastIndex(): number {
+    if (this.unstable.length > 0) return this.offset - 1;
+    if (this.pendingSnap !== null) return this.pendingSnap.index;
+    return this.storage.lastIndex();
+  }
+
   lastTerm(): number {
     return this.term(this.lastIndex()) ?? 0;
   }

@@ -104,6 +104,40 @@ describe("elections", () => {
   });
 });
 
+describe("early appends (a leader replicating while it persists)", () => {
+  it("a leader counts itself toward a commit only once its own copy is persisted", () => {
+    const s1 = storageWith(1, 0, []);
+    const leader = new RawNode({ id: 1, voters: [1, 2, 3], storage: s1, seed: 1, earlyAppends: true });
+    leader.campaign();
+    leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
+    let rd = leader.ready();
+    s1.setHardState(rd.hardState!);
+    leader.advance(rd);
+    leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
+    rd = leader.ready();
+    s1.append(rd.entries);
+    if (rd.hardState) s1.setHardState(rd.hardState);
+    leader.advance(rd);
+    // Follower 2 acknowledges the no-op: committed with the leader's persisted copy.
+    leader.step({ type: "appResp", from: 2, to: 1, term: 2, index: 1, reject: false, hintIndex: 0, hintTerm: 0, diskId: 0 });
+    expect(leader.status().commit).toBe(1);
+    rd = leader.ready();
+    leader.advance(rd);
+    const { index } = leader.propose(enc.encode("x"));
+    const inFlight = leader.ready();
+    expect(inFlight.entries.map((e) => e.index)).toEqual([index]);
+    expect(inFlight.earlyMessages.some((m) => m.type === "app" && m.entries.some((e) => e.index === index))).toBe(true);
+    expect(inFlight.messages.some((m) => m.type === "app")).toBe(false);
+    // The follower stores it and answers while the leader's fsync is still running: one
+    // durable copy of three is not a majority, so nothing commits yet.
+    leader.step({ type: "appResp", from: 2, to: 1, term: 2, index, reject: false, hintIndex: 0, hintTerm: 0, diskId: 0 });
+    expect(leader.status().commit).toBe(1);
+    s1.append(inFlight.entries);
+    leader.advance(inFlight);
+    expect(leader.status().commit).toBe(index);
+  });
+});
+
 describe("urgent messages", () => {
   it("a leader's heartbeats can leave while a Ready is still being persisted; a follower's answer too", () => {
     const s1 = storageWith(1, 0, []);

@@ -187,7 +187,9 @@ export class Raft {
     this.lead = this.id;
     this.role = "leader";
     for (const [id, pr] of this.prs) if (id !== this.id) pr.recentActive = true;
-    this.prs.get(this.id)!.becomeReplicate();
+    const self = this.prs.get(this.id)!;
+    self.becomeReplicate();
+    self.maybeUpdate(this.log.stableLastIndex());
     this.appendEntries([{ index: 0, term: 0, type: "noop", data: new Uint8Array(0) }]);
   }
 
@@ -325,10 +327,15 @@ export class Raft {
   private appendEntries(ents: Entry[]): number {
     let i = this.log.lastIndex();
     const stamped = ents.map((e) => ({ ...e, index: ++i, term: this.term }));
-    const last = this.log.append(stamped);
-    this.prs.get(this.id)!.maybeUpdate(last);
-    this.maybeCommit();
-    return last;
+    // The leader counts itself toward a commit only once its own copy is on disk
+    // (selfPersisted): a host may then send these entries before persisting them.
+    return this.log.append(stamped);
+  }
+
+  /** The host persisted this node's log through `index` (RawNode.advance). */
+  selfPersisted(index: number): void {
+    if (this.role !== "leader") return;
+    if (this.prs.get(this.id)!.maybeUpdate(index) && this.maybeCommit()) this.bcastAppend();
   }
 
   /** Commit the largest index stored on a majority, but only if it is of the current term (Raft §5.4.2). */

@@ -16,8 +16,11 @@ export class RawNode {
   /** The hard state as of the last advance(): what the host has made durable. */
   private stableHard: HardState;
 
+  private readonly earlyAppends: boolean;
+
   constructor(config: RaftConfig) {
     this.raft = new Raft(config);
+    this.earlyAppends = config.earlyAppends ?? false;
     this.prevHard = config.storage.initialState();
     this.stableHard = this.prevHard;
   }
@@ -98,12 +101,20 @@ export class RawNode {
     if (this.outstanding !== null) throw new RaftError("LNC_RAFT_READY_PENDING", "advance() the previous Ready first");
     const hs = this.raft.hardState();
     const log = this.raft.log;
+    let messages = this.raft.takeMessages();
+    let earlyMessages: Message[] = [];
+    // A leader's appends may leave before its own fsync, unless its term or vote is not durable yet.
+    if (this.earlyAppends && this.raft.role === "leader" && hs.term === this.stableHard.term && hs.vote === this.stableHard.vote) {
+      earlyMessages = messages.filter((m) => m.type === "app");
+      if (earlyMessages.length > 0) messages = messages.filter((m) => m.type !== "app");
+    }
     const rd: Ready = {
+      earlyMessages,
       hardState: hardStateEqual(hs, this.prevHard) ? null : hs,
       entries: log.unstableEntries(),
       snapshotChunks: this.raft.takeChunks(),
       snapshot: log.pendingSnapshot,
-      messages: this.raft.takeMessages(),
+      messages,
       committedEntries: log.nextCommittedEntries(),
     };
     this.prevHard = hs;
@@ -117,7 +128,10 @@ export class RawNode {
     const log = this.raft.log;
     if (rd.snapshot !== null) log.stableSnapTo(rd.snapshot.index);
     const last = rd.entries[rd.entries.length - 1];
-    if (last !== undefined) log.stableTo(last.index, last.term);
+    if (last !== undefined) {
+      log.stableTo(last.index, last.term);
+      this.raft.selfPersisted(log.stableLastIndex());
+    }
     const applied = rd.committedEntries[rd.committedEntries.length - 1];
     if (applied !== undefined) log.appliedTo(applied.index);
     if (rd.hardState !== null) this.stableHard = rd.hardState;

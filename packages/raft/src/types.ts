@@ -169,13 +169,18 @@ export interface SnapshotChunk {
 }
 
 /**
- * Work for the host. Carry it out in this order, then call advance(ready):
+ * Work for the host. Carry it out in this order (earlyMessages may go first), then call advance(ready):
  * 1. durably (fsync) stage `snapshotChunks`, install `snapshot` (if set), append `entries`
  *    (dropping any stored suffix from the first new index on), persist `hardState` (if set);
  * 2. send `messages`;
  * 3. apply `committedEntries` in order.
  */
 export interface Ready {
+  /**
+   * With `earlyAppends`: a leader's append messages, which may be sent before step 1 (they
+   * promise nothing about this node's disk). Empty otherwise.
+   */
+  readonly earlyMessages: readonly Message[];
   readonly hardState: HardState | null;
   readonly entries: readonly Entry[];
   readonly snapshotChunks: readonly SnapshotChunk[];

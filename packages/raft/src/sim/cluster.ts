@@ -24,6 +24,8 @@ export interface SimNodeOptions {
   snapshotEvery: number;
   /** Entries kept in the log behind a snapshot. */
   keepBehindSnapshot: number;
+  /** Leaders send their appends before persisting (RaftConfig.earlyAppends). */
+  earlyAppends?: boolean;
 }
 
 /** One simulated server: a disk that survives crashes, and a process that does not. */
@@ -59,6 +61,7 @@ export class SimNode {
       maxSnapshotChunksInflight: 2,
       maxEntriesPerMsg: 8,
       maxInflightMsgs: 16,
+      earlyAppends: opts.earlyAppends ?? false,
     });
     const snap = this.disk.snapshot();
     this.state = snap.index === 0 ? { lastIndex: 0, entries: [] } : decodeState(this.disk.snapshotData());
@@ -229,6 +232,13 @@ export class SimCluster {
     while (n.raft !== null && n.raft.hasReady()) {
       const raft = n.raft;
       const rd = raft.ready();
+      for (const m of rd.earlyMessages) this.net.send(m, this.now);
+      if (rd.earlyMessages.length > 0 && this.tornReadyCrash > 0 && this.rng() < this.tornReadyCrash) {
+        this.tornReadyCrashes++;
+        this.log(() => `crash ${n.id} after sending early appends, before persisting`);
+        n.crash();
+        return;
+      }
       this.persist(n, rd);
       if (this.tornReadyCrash > 0 && this.rng() < this.tornReadyCrash) {
         this.tornReadyCrashes++;

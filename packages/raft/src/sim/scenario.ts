@@ -79,7 +79,8 @@ export function runScenario(o: ScenarioOptions): ScenarioResult {
   const partitionRate = o.partitionRate ?? 0.004;
   const wipeRate = o.wipeRate ?? 0.25;
   const transferRate = o.transferRate ?? 0.002;
-  const nodeOpts = { ...DEFAULT_NODE, ...o.node };
+  // Odd seeds run hosts that send a leader's appends before persisting them (the server's mode).
+  const nodeOpts = { ...DEFAULT_NODE, earlyAppends: o.seed % 2 === 1, ...o.node };
   const faults = { drop: rng() * 0.1, duplicate: rng() * 0.05, maxDelay: randInt(rng, 1, 4) };
   const c = new SimCluster(size, rng, faults, nodeOpts);
   c.tornReadyCrash = rng() < 0.5 ? 0.001 : 0;

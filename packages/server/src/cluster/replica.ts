@@ -111,6 +111,8 @@ export class Replica {
       // timeout or the leader's check-quorum steps down.
       maxBytesPerMsg: 1024 * 1024,
       maxInflightMsgs: 16,
+      // The leader replicates while it writes its own copy (it counts itself once persisted).
+      earlyAppends: true,
     });
     this.log.setSnapshotProvider({ capture: (i, t) => this.sm.capture(i, t), applied: () => this.sm.applied });
     this.rejoining = this.node.status().rejoining;
@@ -291,6 +293,7 @@ export class Replica {
           const split = rd.committedEntries.findIndex((e) => e.index > onDisk);
           const early = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
           const late = split < 0 ? [] : rd.committedEntries.slice(split);
+          for (const m of rd.earlyMessages) this.transport?.send(m.to, m);
           if (early.length > 0) await this.applyCommitted(early);
           await this.persist(rd);
           for (const m of rd.messages) this.transport?.send(m.to, m);
