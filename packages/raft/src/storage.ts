@@ -1,3 +1,4 @@
+import { EntryLog } from "./entry-log.js";
 import { RaftError } from "./errors.js";
 import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, type Entry, type HardState, type SnapshotMeta } from "./types.js";
 
@@ -31,8 +32,7 @@ export class MemoryStorage implements Storage {
   private hard: HardState = EMPTY_HARD_STATE;
   private snap: SnapshotMeta = EMPTY_SNAPSHOT;
   private snapData: Uint8Array = new Uint8Array(0);
-  /** ents[0] is a placeholder at the compaction point: its index and term are kept, nothing else. */
-  private ents: Entry[] = [{ index: 0, term: 0, type: "noop", data: new Uint8Array(0) }];
+  private readonly log = new EntryLog();
 
   initialState(): HardState {
     return this.hard;
@@ -42,28 +42,20 @@ export class MemoryStorage implements Storage {
     this.hard = hs;
   }
 
-  private get offset(): number {
-    return this.ents[0]!.index;
-  }
-
   firstIndex(): number {
-    return this.offset + 1;
+    return this.log.firstIndex();
   }
 
   lastIndex(): number {
-    return this.offset + this.ents.length - 1;
+    return this.log.lastIndex();
   }
 
   term(i: number): number {
-    if (i < this.offset) throw new RaftError("LNC_RAFT_COMPACTED", `index ${i} is compacted (first ${this.firstIndex()})`);
-    if (i > this.lastIndex()) throw new RaftError("LNC_RAFT_UNAVAILABLE", `index ${i} is past the last index ${this.lastIndex()}`);
-    return this.ents[i - this.offset]!.term;
+    return this.log.term(i);
   }
 
   entries(lo: number, hi: number): Entry[] {
-    if (lo <= this.offset) throw new RaftError("LNC_RAFT_COMPACTED", `index ${lo} is compacted (first ${this.firstIndex()})`);
-    if (hi > this.lastIndex() + 1) throw new RaftError("LNC_RAFT_UNAVAILABLE", `entries up to ${hi - 1} requested, last is ${this.lastIndex()}`);
-    return this.ents.slice(lo - this.offset, hi - this.offset);
+    return this.log.entries(lo, hi);
   }
 
   snapshot(): SnapshotMeta {
@@ -77,17 +69,7 @@ export class MemoryStorage implements Storage {
 
   /** Appends entries, dropping any existing suffix from the first new index on. */
   append(entries: readonly Entry[]): void {
-    const first = entries[0];
-    if (first === undefined) return;
-    if (first.index > this.lastIndex() + 1) {
-      throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `append at ${first.index} leaves a gap after ${this.lastIndex()}`);
-    }
-    // Entries already covered by the compaction point are committed and identical: skip them.
-    const fresh = entries.filter((e) => e.index > this.offset);
-    const head = fresh[0];
-    if (head === undefined) return;
-    this.ents.length = head.index - this.offset;
-    for (const e of fresh) this.ents.push(e);
+    this.log.append(entries);
   }
 
   /** The host has applied through `index` and captured the state as `data`. */
@@ -101,10 +83,9 @@ export class MemoryStorage implements Storage {
 
   /** Drops entries up to and including `index` (which must be covered by the snapshot). */
   compact(index: number): void {
-    if (index <= this.offset) return;
+    if (index <= this.log.offset) return;
     if (index > this.snap.index) throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `compact to ${index} beyond snapshot ${this.snap.index}`);
-    const base = this.ents[index - this.offset]!;
-    this.ents = [{ index: base.index, term: base.term, type: "noop", data: new Uint8Array(0) }, ...this.ents.slice(index - this.offset + 1)];
+    this.log.compact(index);
   }
 
   /** Installs a snapshot received from the leader: the whole log is replaced by it. */
@@ -112,7 +93,7 @@ export class MemoryStorage implements Storage {
     if (meta.index <= this.snap.index) throw new RaftError("LNC_RAFT_SNAPSHOT_OUT_OF_DATE", `snapshot at ${meta.index} is not newer than ${this.snap.index}`);
     this.snap = meta;
     this.snapData = data;
-    this.ents = [{ index: meta.index, term: meta.term, type: "noop", data: new Uint8Array(0) }];
+    this.log.reset(meta.index, meta.term);
   }
 
   /** The snapshot's bytes (for a host restoring its state machine at startup). */

@@ -9,18 +9,7 @@ import { readdirSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { FrameDecoder, HEADER_SIZE, decodeMessage, encodeMessage, type ClientMessage, type LwpMessage } from "@lance/protocol";
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same attack. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { createRng } from "@lance/raft";
 
 export interface AttackOptions {
   port: number;
@@ -182,7 +171,8 @@ export async function runAttack(o: AttackOptions): Promise<AttackReport> {
     framesSent: 0, connections: 0, closedByServer: 0, repliesReceived: 0, oversizedSent: 0,
     slowlorisClosedByServer: 0, floodOpened: 0, floodClosedByServer: 0, durationMs: 0,
   };
-  const rnd = prng(o.seed);
+  // Seeded: the same seed gives the same attack.
+  const rnd = createRng(o.seed);
   const auth = o.token === null ? null : Buffer.from(encodeMessage({ type: "authenticate", token: Buffer.from(o.token) }));
 
   const fuzzWorker = async () => {

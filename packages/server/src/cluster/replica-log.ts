@@ -1,4 +1,4 @@
-import { RaftError, type Entry, type HardState, type SnapshotMeta, type Storage } from "@lance/raft";
+import { EntryLog, type Entry, type HardState, type SnapshotMeta, type Storage } from "@lance/raft";
 import type { Wal } from "@lance/wal";
 
 /** WAL entry types of Raft entries (the WAL stores index and term itself). */
@@ -29,8 +29,7 @@ export interface SnapshotProvider {
  */
 export class ReplicaLog implements Storage {
   private hard: HardState;
-  /** ents[0] stands for the compaction point: only its index and term are meaningful. */
-  private ents: Entry[];
+  private readonly log: EntryLog;
   private snap: SnapshotMeta;
   private snapSource: ReturnType<SnapshotProvider["capture"]> | null = null;
   private provider: SnapshotProvider | null = null;
@@ -42,7 +41,7 @@ export class ReplicaLog implements Storage {
     entries: Entry[],
   ) {
     this.hard = hard;
-    this.ents = [{ index: base.index, term: base.term, type: "noop", data: new Uint8Array(0) }, ...entries];
+    this.log = new EntryLog(base, entries);
     this.snap = { index: base.index, term: base.term, size: 0 };
   }
 
@@ -104,28 +103,20 @@ export class ReplicaLog implements Storage {
     return this.hard;
   }
 
-  private get offset(): number {
-    return this.ents[0]!.index;
-  }
-
   firstIndex(): number {
-    return this.offset + 1;
+    return this.log.firstIndex();
   }
 
   lastIndex(): number {
-    return this.offset + this.ents.length - 1;
+    return this.log.lastIndex();
   }
 
   term(i: number): number {
-    if (i < this.offset) throw new RaftError("LNC_RAFT_COMPACTED", `index ${i} is compacted (first ${this.firstIndex()})`);
-    if (i > this.lastIndex()) throw new RaftError("LNC_RAFT_UNAVAILABLE", `index ${i} is past the last index ${this.lastIndex()}`);
-    return this.ents[i - this.offset]!.term;
+    return this.log.term(i);
   }
 
   entries(lo: number, hi: number): Entry[] {
-    if (lo <= this.offset) throw new RaftError("LNC_RAFT_COMPACTED", `index ${lo} is compacted (first ${this.firstIndex()})`);
-    if (hi > this.lastIndex() + 1) throw new RaftError("LNC_RAFT_UNAVAILABLE", `entries up to ${hi - 1} requested, last is ${this.lastIndex()}`);
-    return this.ents.slice(lo - this.offset, hi - this.offset);
+    return this.log.entries(lo, hi);
   }
 
   /**
@@ -135,9 +126,9 @@ export class ReplicaLog implements Storage {
    */
   snapshot(): SnapshotMeta {
     if (!this.provider) return this.snap;
-    if (this.snapSource && this.snap.index >= this.offset) return this.snap;
+    if (this.snapSource && this.snap.index >= this.log.offset) return this.snap;
     const applied = this.provider.applied();
-    const term = applied === this.offset ? this.ents[0]!.term : this.term(applied);
+    const term = this.log.term(applied);
     this.snapSource?.close();
     this.snapSource = this.provider.capture(applied, term);
     this.snap = this.snapSource.meta;
@@ -153,21 +144,15 @@ export class ReplicaLog implements Storage {
 
   /** Entries from `from` on that an append at `from` would replace (a conflicting suffix). */
   suffixFrom(from: number): Entry[] {
-    if (from > this.lastIndex()) return [];
-    return this.ents.slice(Math.max(1, from - this.offset));
+    return this.log.suffixFrom(from);
   }
 
   /** Appends to memory and the WAL (dropping a conflicting suffix first); resolves once durable. */
   async append(entries: readonly Entry[]): Promise<void> {
-    const first = entries[0];
-    if (first === undefined) return;
-    if (first.index > this.lastIndex() + 1) throw new RaftError("LNC_RAFT_BAD_ARGUMENT", `append at ${first.index} leaves a gap after ${this.lastIndex()}`);
-    const fresh = entries.filter((e) => e.index > this.offset);
+    const truncate = entries.length > 0 && entries[0]!.index <= this.log.lastIndex();
+    const fresh = this.log.append(entries);
     const head = fresh[0];
     if (head === undefined) return;
-    const truncate = head.index <= this.lastIndex();
-    this.ents.length = head.index - this.offset;
-    for (const e of fresh) this.ents.push(e);
     if (truncate) await this.wal.truncateSuffix(head.index);
     await this.wal.append(fresh.map((e) => ({ index: e.index, term: e.term, type: e.type === "noop" ? WAL_TYPE_NOOP : WAL_TYPE_NORMAL, payload: e.data })));
   }
@@ -196,19 +181,12 @@ export class ReplicaLog implements Storage {
     await this.wal.markCheckpoint(index);
     let bytes = 0;
     let cut = index;
-    while (cut > this.offset) {
-      bytes += this.ents[cut - this.offset]!.data.byteLength;
+    while (cut > this.log.offset) {
+      bytes += this.log.entries(cut, cut + 1)[0]!.data.byteLength;
       if (bytes > keepBytes) break;
       cut--;
     }
-    if (cut > this.offset) this.compact(cut);
-  }
-
-  private compact(index: number): void {
-    const base = this.ents[index - this.offset]!;
-    const rest = this.ents.slice(index - this.offset + 1);
-    rest.unshift({ index: base.index, term: base.term, type: "noop", data: new Uint8Array(0) });
-    this.ents = rest;
+    this.log.compact(cut);
   }
 
   /** A snapshot from the leader was installed: the log restarts after it, in memory and in the WAL. */
@@ -216,17 +194,10 @@ export class ReplicaLog implements Storage {
     this.snapSource?.close();
     this.snapSource = null;
     this.snap = { index: meta.index, term: meta.term, size: 0 };
-    this.ents = [{ index: meta.index, term: meta.term, type: "noop", data: new Uint8Array(0) }];
+    this.log.reset(meta.index, meta.term);
     this.hard = { ...this.hard, commit: Math.max(this.hard.commit, meta.index) };
     await this.wal.reset(meta.index, meta.term);
     await this.persistHardState();
-  }
-
-  /** Bytes of entry data held in memory (for metrics). */
-  memoryBytes(): number {
-    let n = 0;
-    for (const e of this.ents) n += e.data.byteLength;
-    return n;
   }
 
   close(): void {
