@@ -6,7 +6,7 @@
  * dir, and `ssh $node "…"` runs the command for that node.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TopicReader } from "@lance/index";
@@ -15,9 +15,18 @@ import { killAllLance, startLance, type RunningLance } from "./test-lance.js";
 import { runbook, substitute } from "./test-runbook.js";
 import { SequencedLoad, TestCluster, closeAllClusters, waitFor } from "./test-cluster.js";
 
+const temps: string[] = [];
+/** A temp dir removed after the test. */
+function temp(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
+}
+
 afterEach(async () => {
   killAllLance();
   await closeAllClusters();
+  for (const d of temps.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 const RUNBOOK: Record<string, string> = {
@@ -120,7 +129,7 @@ describe("runbook 5 node failure recovery", () => {
     const failed = c.nodes.find((n) => n.id !== leader)!;
     await c.kill(failed.id);
     // The new machine: a fresh data dir and a lance.toml naming every node (cluster.peers).
-    const machine = mkdtempSync(join(tmpdir(), "lance-replacement-"));
+    const machine = temp("lance-replacement-");
     const toml = join(machine, "lance.toml");
     writeFileSync(
       toml,
@@ -197,14 +206,14 @@ describe("runbook 6 cluster recovery", () => {
     expect(cmd("6.1/stop").startsWith("systemctl stop lance")).toBe(true);
 
     // 3. Export: the topic as written, and its unique (divergent) data with --divergent.
-    const backup = mkdtempSync(join(tmpdir(), "lance-6-1-backup-"));
+    const backup = temp("lance-6-1-backup-");
     const subst = { "/data/lance": stale.dataDir, "/backup": backup, "<topic_name>": TOPIC };
     const exp = await runbook(cmd("6.1/export"), subst);
     expect(exp.code, exp.out + exp.err).toBe(0);
     const div = await runbook(`${substitute(cmd("6.1/export"), subst).replace("stale_data.lance", "stale_divergent.lance")} --divergent`, {});
     expect(div.code, div.out + div.err).toBe(0);
     // The divergent export holds exactly what the stale leader acknowledged alone.
-    const scratch = mkdtempSync(join(tmpdir(), "lance-6-1-merge-"));
+    const scratch = temp("lance-6-1-merge-");
     const imp = await runbook(`lnc import-topic --path ${scratch} --name ${TOPIC}-divergent --input ${join(backup, "stale_divergent.lance")}`, {});
     expect(imp.code, imp.out + imp.err).toBe(0);
     // Plus, possibly, the write whose attempt ended the loop (stored, answered with an error)
@@ -230,7 +239,7 @@ describe("runbook 6 cluster recovery", () => {
     const topic = await c.ensureTopic(TOPIC);
     const history = await produceSome(c, topic, 200);
     const one = c.node(1);
-    const backup = mkdtempSync(join(tmpdir(), "lance-6-2-backup-"));
+    const backup = temp("lance-6-2-backup-");
     await c.waitCaughtUp();
     const exp = await runbook(`lnc export-topic --path ${one.dataDir} --topic ${TOPIC} --output ${join(backup, "topic.lance")}`, {});
     expect(exp.code, exp.out + exp.err).toBe(0);

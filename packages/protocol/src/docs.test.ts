@@ -49,11 +49,12 @@ describe("docs/protocol.md", () => {
       nodeId: 0,
       leaderId: 0,
       isLeader: true,
-      currentTerm: 0,
+      currentTerm: 2,
       nodeCount: 1,
       healthyNodes: 1,
       quorumAvailable: true,
       peerStates: {},
+      raft: { role: "leader", replicationMode: "l3", commitIndex: 41, appliedIndex: 41, lastIndex: 41, peers: {} },
     });
     expect(doc).toContain(`\n${json}\n`);
   });

@@ -108,6 +108,30 @@ describe("ClusterStatusResponse JSON", () => {
     expect(formatClusterStatus(s)).toBe(json);
   });
 
+  it("carries our raft object (indexes and, from a leader, each peer's match and lag) through format and parse", () => {
+    const leader: ClusterStatus = {
+      nodeId: 1,
+      leaderId: 1,
+      isLeader: true,
+      currentTerm: 4,
+      nodeCount: 3,
+      healthyNodes: 3,
+      quorumAvailable: true,
+      peerStates: { "2": "Connected", "3": "Connected" },
+      raft: {
+        role: "leader",
+        replicationMode: "l3",
+        commitIndex: 120,
+        appliedIndex: 119,
+        lastIndex: 121,
+        peers: { "2": { matchIndex: 121, lag: 0, state: "replicate" }, "3": { matchIndex: 100, lag: 21, state: "probe" } },
+      },
+    };
+    const json = formatClusterStatus(leader);
+    expect(json).toContain('"raft":{"applied_index":119,"commit_index":120,"last_index":121,"peers":{"2":{"lag":0,"match_index":121,"state":"replicate"},"3":{"lag":21,"match_index":100,"state":"probe"}},"replication_mode":"l3","role":"leader"}');
+    expect(parseClusterStatus(json)).toEqual(leader);
+  });
+
   it("refuses malformed status with a typed error", () => {
     expect(() => parseClusterStatus('{"node_id":1}')).toThrow(expect.objectContaining({ code: "LNC_PROTO_BAD_PAYLOAD" }));
     expect(() => parseClusterStatus("{")).toThrow(expect.objectContaining({ code: "LNC_PROTO_BAD_PAYLOAD" }));

@@ -24,6 +24,7 @@ interface Node {
 
 const live: LanceServer[] = [];
 const proxies: FaultProxy[] = [];
+const dirs: string[] = [];
 const clients: RawClient[] = [];
 
 afterEach(async () => {
@@ -32,6 +33,7 @@ afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
   for (const s of live.splice(0)) await s.stop().catch(() => undefined);
   for (const p of proxies.splice(0)) await p.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
 function freePort(): Promise<number> {
@@ -46,7 +48,11 @@ function freePort(): Promise<number> {
 
 async function makeCluster(n: number): Promise<Node[]> {
   const nodes: Node[] = [];
-  for (let i = 1; i <= n; i++) nodes.push({ id: i, dataDir: mkdtempSync(join(tmpdir(), `lance-cl${i}-`)), clientPort: await freePort(), replPort: await freePort(), server: null });
+  for (let i = 1; i <= n; i++) {
+    const dataDir = mkdtempSync(join(tmpdir(), `lance-cl${i}-`));
+    dirs.push(dataDir);
+    nodes.push({ id: i, dataDir, clientPort: await freePort(), replPort: await freePort(), server: null });
+  }
   return nodes;
 }
 
@@ -346,6 +352,7 @@ describe("three-node cluster (in process, real sockets)", () => {
 
   it.skipIf(opensslMissing !== null)("with [tls] enabled, nodes replicate over mutual TLS (and serve clients over TLS)", async () => {
     const certs = makeTestCerts();
+    dirs.push(certs.dir);
     const nodes = await makeCluster(3);
     const tls = { tls: { enabled: true, certPath: certs.nodeCert, keyPath: certs.nodeKey, caPath: certs.ca } } as Partial<ServerConfigInput>;
     clientTls = { ca: readFileSync(certs.ca) };

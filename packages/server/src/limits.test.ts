@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect, type Socket } from "node:net";
@@ -14,10 +14,13 @@ const closers: Array<() => void> = [];
 
 afterEach(async () => {
   for (const close of closers.splice(0)) close();
-  for (const s of servers.splice(0)) await s.stop();
+  for (const s of servers.splice(0)) {
+    await s.stop();
+    rmSync(s.config.dataDir, { recursive: true, force: true });
+  }
 });
 
-async function start(limits: Partial<LimitsConfig>, extra: { maxInFlightPerConnection?: number } = {}): Promise<LanceServer> {
+async function start(limits: Partial<LimitsConfig>, extra: { maxInFlightPerConnection?: number; wal?: { groupCommitWindowMs: number } } = {}): Promise<LanceServer> {
   const s = createServer({ dataDir: mkdtempSync(join(tmpdir(), "lance-lim-")), listen: { host: "127.0.0.1", port: 0 }, logger: pino({ level: "silent" }) as never, limits, ...extra });
   await s.start();
   servers.push(s);
@@ -111,7 +114,9 @@ describe("per-client limits", () => {
   });
 
   it("stops reading a connection whose unanswered request bytes reach max_in_flight_bytes_per_connection", async () => {
-    const s = await start({ maxInFlightBytesPerConnection: 16 * 1024 * 1024 + 44 });
+    // Acks held back by a 300 ms group-commit window, so the ingests pile up unanswered
+    // whatever the machine's speed (without it the test raced the server's fsyncs).
+    const s = await start({ maxInFlightBytesPerConnection: 16 * 1024 * 1024 + 44 }, { wal: { groupCommitWindowMs: 300 } });
     const c = await client(s.address().port);
     const created = await c.request({ type: "createTopic", name: "big" });
     expect(created.type).toBe("topicResponse");

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { mkdtempSync, readdirSync, existsSync, mkdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { writeTopicMetadata } from "@lance/segment-format";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -33,7 +33,9 @@ async function start(opts: { dataDir?: string; readOnly?: boolean; segmentMaxByt
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const s of servers.splice(0)) await s.stop();
+  const stopped = servers.splice(0);
+  for (const s of stopped) await s.stop();
+  for (const s of stopped) rmSync(s.config.dataDir, { recursive: true, force: true });
 });
 
 async function createTopic(c: RawClient, name: string): Promise<number> {
