@@ -217,6 +217,7 @@ export class Replica {
   /** A message from a peer's transport. */
   step(from: number, raw: unknown): void {
     const m = raw as Message;
+    if (this.failure) return;
     if (!this.node || typeof m !== "object" || m === null || m.from !== from || m.to !== this.cfg.nodeId || !this.cfg.voters.includes(from)) {
       this.metrics.errors.inc({ type: "peer_message" });
       return;
@@ -449,6 +450,10 @@ export class Replica {
 
   private fail(err: unknown): void {
     if (this.failure) return;
+    // Out of the group for good (until a restart): no ticks, no heartbeats, no answers, so
+    // the other nodes elect a leader without this one.
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
     const why = err instanceof Error ? err.message : String(err);
     this.failure = new LanceError("LNC_WRITE_PATH_FAILED", `write path failed, restart the server (the WAL replays what was acknowledged): ${why}`, { cause: err });
     this.logger.error({ err: why }, "replica failed; rejecting writes until restart");
