@@ -138,6 +138,41 @@ describe("early appends (a leader replicating while it persists)", () => {
   });
 });
 
+describe("committed entries on disk, taken while a Ready is outstanding", () => {
+  it("a commit learned during the leader's fsync can be applied at once, and no later Ready hands it out again", () => {
+    const s1 = storageWith(1, 0, []);
+    const leader = new RawNode({ id: 1, voters: [1, 2, 3], storage: s1, seed: 1, earlyAppends: true });
+    leader.campaign();
+    leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
+    let rd = leader.ready();
+    s1.setHardState(rd.hardState!);
+    leader.advance(rd);
+    leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
+    rd = leader.ready();
+    s1.append(rd.entries);
+    if (rd.hardState) s1.setHardState(rd.hardState);
+    leader.advance(rd);
+    const a = leader.propose(enc.encode("a")).index;
+    rd = leader.ready();
+    s1.append(rd.entries);
+    leader.advance(rd);
+    expect(leader.takeCommittedStable()).toEqual([]); // on disk, but not committed yet
+    const b = leader.propose(enc.encode("b")).index;
+    const persisting = leader.ready(); // b is being written
+    expect(persisting.entries.map((e) => e.index)).toEqual([b]);
+    leader.step({ type: "appResp", from: 2, to: 1, term: 2, index: a, reject: false, hintIndex: 0, hintTerm: 0, diskId: 0 });
+    const now = leader.takeCommittedStable();
+    // The no-op and `a`: committed by that acknowledgement, and both on the leader's disk.
+    expect(now.map((e) => e.index)).toEqual(Array.from({ length: a }, (_, i) => i + 1));
+    expect(leader.takeCommittedStable()).toEqual([]);
+    s1.append(persisting.entries);
+    leader.advance(persisting);
+    leader.step({ type: "appResp", from: 2, to: 1, term: 2, index: b, reject: false, hintIndex: 0, hintTerm: 0, diskId: 0 });
+    const next = leader.ready();
+    expect(next.committedEntries.map((e) => e.index)).toEqual([b]);
+  });
+});
+
 describe("urgent messages", () => {
   it("a leader's heartbeats can leave while a Ready is still being persisted; a follower's answer too", () => {
     const s1 = storageWith(1, 0, []);

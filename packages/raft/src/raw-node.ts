@@ -1,7 +1,7 @@
 import type { RaftConfig } from "./config.js";
 import { RaftError } from "./errors.js";
 import { Raft } from "./raft.js";
-import { hardStateEqual, type HardState, type Message, type NodeId, type PeerProgress, type Ready, type Status } from "./types.js";
+import { hardStateEqual, type Entry, type HardState, type Message, type NodeId, type PeerProgress, type Ready, type Status } from "./types.js";
 
 const URGENT: ReadonlySet<Message["type"]> = new Set(["heartbeat", "heartbeatResp"]);
 
@@ -83,6 +83,26 @@ export class RawNode {
     const hs = this.raft.hardState();
     if (hs.term !== this.stableHard.term || hs.vote !== this.stableHard.vote) return [];
     return this.raft.takeMessagesOf(URGENT);
+  }
+
+  /**
+   * Committed entries already on this node's disk that no Ready has handed out yet. The host
+   * may apply them at once — also while a Ready is outstanding (being persisted) — as long as
+   * it applies them after the committed entries of the Ready before them and before those of
+   * any later Ready. They are durable on a majority and nothing can change them; on a leader
+   * this is what lets an acknowledgement arriving during its fsync be applied (and the client
+   * answered) without waiting for that fsync.
+   */
+  takeCommittedStable(): Entry[] {
+    const log = this.raft.log;
+    if (log.pendingSnapshot !== null) return [];
+    const handedOut = Math.max(log.applied, this.outstanding?.committedEntries[this.outstanding.committedEntries.length - 1]?.index ?? 0);
+    const from = Math.max(handedOut + 1, log.firstIndex());
+    const to = Math.min(log.committed, log.stableLastIndex());
+    if (from > to) return [];
+    const entries = log.entries(from, to + 1);
+    log.appliedTo(to);
+    return entries;
   }
 
   hasReady(): boolean {

@@ -224,6 +224,9 @@ export class SimCluster {
     const n = this.nodes[m.to - 1];
     if (n?.raft == null) return;
     n.raft.step(m);
+    // Hosts in earlyAppends mode (the server's) also apply committed entries already on disk
+    // as soon as a message commits them, ahead of the next Ready.
+    if (this.opts.earlyAppends) for (const e of n.raft.takeCommittedStable()) this.apply(n, e);
     this.process(n);
   }
 

@@ -79,6 +79,9 @@ export class Replica {
   private quorumLostLogged = false;
   private ticks = 0;
   private readonly staging: SnapshotStaging;
+  /** True while the Ready loop waits for this node's writes (see takeCommittedStable). */
+  private persisting = false;
+  private applyChain: Promise<void> = Promise.resolve();
 
   /** Called when this node becomes able to accept writes as leader (offsets must be recomputed). */
   onWritable: (() => void) | null = null;
@@ -230,6 +233,12 @@ export class Replica {
       return;
     }
     this.sendUrgent();
+    // An acknowledgement that commits entries already on disk while this node's Ready loop
+    // waits for an fsync: apply them (and answer their clients) now rather than after it.
+    if (this.persisting) {
+      const entries = this.node.takeCommittedStable();
+      if (entries.length > 0) void this.applyInOrder(entries).catch((err: unknown) => this.fail(err));
+    }
     this.kick();
   }
 
@@ -295,10 +304,16 @@ export class Replica {
           const early = split < 0 ? rd.committedEntries : rd.committedEntries.slice(0, split);
           const late = split < 0 ? [] : rd.committedEntries.slice(split);
           for (const m of rd.earlyMessages) this.transport?.send(m.to, m);
-          if (early.length > 0) await this.applyCommitted(early);
-          await this.persist(rd);
+          if (early.length > 0) await this.applyInOrder(early);
+          this.persisting = true;
+          try {
+            await this.persist(rd);
+          } finally {
+            this.persisting = false;
+          }
           for (const m of rd.messages) this.transport?.send(m.to, m);
-          if (late.length > 0) await this.applyCommitted(late);
+          if (late.length > 0) await this.applyInOrder(late);
+          await this.applyChain;
           node.advance(rd);
         }
         this.checkWritable();
@@ -349,6 +364,13 @@ export class Replica {
       // Never lose it silently: without a place to keep it, stop taking part.
       throw new LanceError("LNC_DIVERGENT_SAVE_FAILED", `cannot save the replaced log suffix to ${this.cfg.dataDir}/divergent: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  /** Applies batches strictly one after the other, in the order they were handed out. */
+  private applyInOrder(entries: readonly Entry[]): Promise<void> {
+    const done = this.applyChain.then(() => this.applyCommitted(entries));
+    this.applyChain = done.catch(() => undefined);
+    return done;
   }
 
   private async applyCommitted(entries: readonly Entry[]): Promise<void> {
