@@ -104,20 +104,27 @@ describe("elections", () => {
   });
 });
 
+/** Node 1 of three, elected in term 2 with node 2's votes (earlyAppends on), its no-op persisted. */
+function electedLeader(): { leader: RawNode; storage: MemoryStorage } {
+  const storage = storageWith(1, 0, []);
+  const leader = new RawNode({ id: 1, voters: [1, 2, 3], storage, seed: 1, earlyAppends: true });
+  leader.campaign();
+  leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
+  let rd = leader.ready();
+  storage.setHardState(rd.hardState!);
+  leader.advance(rd);
+  leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
+  rd = leader.ready();
+  storage.append(rd.entries);
+  if (rd.hardState) storage.setHardState(rd.hardState);
+  leader.advance(rd);
+  return { leader, storage };
+}
+
 describe("early appends (a leader replicating while it persists)", () => {
   it("a leader counts itself toward a commit only once its own copy is persisted", () => {
-    const s1 = storageWith(1, 0, []);
-    const leader = new RawNode({ id: 1, voters: [1, 2, 3], storage: s1, seed: 1, earlyAppends: true });
-    leader.campaign();
-    leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
-    let rd = leader.ready();
-    s1.setHardState(rd.hardState!);
-    leader.advance(rd);
-    leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
-    rd = leader.ready();
-    s1.append(rd.entries);
-    if (rd.hardState) s1.setHardState(rd.hardState);
-    leader.advance(rd);
+    const { leader, storage: s1 } = electedLeader();
+    let rd: Ready;
     // Follower 2 acknowledges the no-op: committed with the leader's persisted copy.
     leader.step({ type: "appResp", from: 2, to: 1, term: 2, index: 1, reject: false, hintIndex: 0, hintTerm: 0, diskId: 0 });
     expect(leader.status().commit).toBe(1);
@@ -140,18 +147,8 @@ describe("early appends (a leader replicating while it persists)", () => {
 
 describe("committed entries on disk, taken while a Ready is outstanding", () => {
   it("a commit learned during the leader's fsync can be applied at once, and no later Ready hands it out again", () => {
-    const s1 = storageWith(1, 0, []);
-    const leader = new RawNode({ id: 1, voters: [1, 2, 3], storage: s1, seed: 1, earlyAppends: true });
-    leader.campaign();
-    leader.step({ type: "preVoteResp", from: 2, to: 1, term: 2, reject: false });
-    let rd = leader.ready();
-    s1.setHardState(rd.hardState!);
-    leader.advance(rd);
-    leader.step({ type: "voteResp", from: 2, to: 1, term: 2, reject: false });
-    rd = leader.ready();
-    s1.append(rd.entries);
-    if (rd.hardState) s1.setHardState(rd.hardState);
-    leader.advance(rd);
+    const { leader, storage: s1 } = electedLeader();
+    let rd: Ready;
     const a = leader.propose(enc.encode("a")).index;
     rd = leader.ready();
     s1.append(rd.entries);
