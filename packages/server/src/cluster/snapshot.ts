@@ -1,7 +1,7 @@
 import { closeSync, existsSync, fstatSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { dirname, join, sep } from "node:path";
 import { catalogPath } from "@lance/index";
-import { LanceError, METADATA_FILE, TOPIC_CATALOG_FILE, crc32c, fsyncDir, listTopicSegments, segmentsDir, topicNameProblem, writeFileAtomic } from "@lance/segment-format";
+import { LanceError, METADATA_FILE, SEGMENT_EXT, TOPIC_CATALOG_FILE, crc32c, fsyncDir, listTopicSegments, scanSegmentFile, segmentsDir, topicNameProblem, writeFileAtomic } from "@lance/segment-format";
 import type { SnapshotMeta } from "@lance/raft";
 
 /**
@@ -225,6 +225,18 @@ export function unpackSnapshot(dataDir: string, stagedPath: string, meta: Snapsh
       at += f.size;
     }
     mkdirSync(join(installDir, "segments"), { recursive: true, mode: 0o750 });
+    // Every batch of every segment must check out: opening a topic would quietly cut a damaged
+    // tail of its active segment, and the follower would then hold less than the leader sent.
+    for (const f of manifest.files) {
+      if (!f.path.endsWith(SEGMENT_EXT)) continue;
+      const scan = scanSegmentFile(join(installDir, ...f.path.split("/")));
+      if (!scan.ok) bad(`${f.path} is damaged at byte ${scan.problems[0]!.position} (${scan.problems[0]!.kind})`);
+    }
+    try {
+      JSON.parse(readFileSync(join(installDir, "consumer-offsets.json"), "utf8"));
+    } catch {
+      bad("consumer-offsets.json is not valid JSON");
+    }
     for (const t of topics) verifyTopic(join(installDir, "segments", t));
     for (const t of topics) fsyncDir(join(installDir, "segments", t));
     fsyncDir(join(installDir, "segments"));
