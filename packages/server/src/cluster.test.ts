@@ -362,6 +362,15 @@ describe("three-node cluster (in process, real sockets)", () => {
     const payloads = Array.from({ length: 50 }, (_, i) => payload(i));
     await produce(nodes, topic, payloads);
     for (const n of nodes) await waitFor(`node ${n.id} to hold every record`, async () => ((await readAll(n, topic)).join() === payloads.join() ? true : null));
+    // SIGHUP: every node reloads its certificate; a node restarted afterwards handshakes with
+    // the reloaded contexts and catches up.
+    for (const n of nodes) expect(await n.server!.reload()).toMatchObject({ tls: true });
+    const restarted = nodes[2]!;
+    await stopNode(restarted);
+    const more = Array.from({ length: 20 }, (_, i) => payload(50 + i));
+    await produce(nodes, topic, more);
+    await startNode(restarted, nodes, tls, recs[2]!.logger);
+    await waitFor("the restarted node to catch up over TLS", async () => ((await readAll(restarted, topic)).join() === [...payloads, ...more].join() ? true : null));
     // The replication port speaks TLS and wants a client certificate of the cluster's CA.
     const { connect: tlsConnect } = await import("node:tls");
     const handshake = (opts: { cert?: Buffer; key?: Buffer }) =>

@@ -335,6 +335,7 @@ export function createServer(input: ServerConfigInput & { logger?: Logger }): La
     const tokens = auth.reload();
     // Only handshakes from now on use it; established connections keep their session.
     if (material) tlsServer?.setSecureContext(material);
+    if (material && transport && config.tls.caPath) transport.setTls({ cert: material.cert, key: material.key, ca: material.ca! });
     log.info({ tokens, tls: material !== null }, "reloaded: auth tokens and TLS material");
     return { tokens, tls: material !== null };
   }

@@ -114,7 +114,7 @@ interface Outbound {
 }
 
 export class Transport {
-  private readonly opts: TransportOptions;
+  private opts: TransportOptions;
   private readonly log: TransportLogger;
   private readonly maxQueueBytes: number;
   private readonly maxFrameBytes: number;
@@ -245,6 +245,16 @@ export class Transport {
   private drop(): false {
     this.counters.dropped++;
     return false;
+  }
+
+  /**
+   * New certificate, key and CA (SIGHUP): handshakes from now on use them, in both directions;
+   * established connections keep their session. Only for a transport started with TLS.
+   */
+  setTls(t: TransportTls): void {
+    if (!this.opts.tls) throw new LanceError("LNC_BAD_ARGUMENT", "this transport runs without TLS; TLS cannot be turned on by a reload");
+    this.opts = { ...this.opts, tls: t };
+    if (this.server instanceof tls.Server) this.server.setSecureContext({ cert: t.cert, key: t.key, ca: t.ca });
   }
 
   // ---- outbound ----
