@@ -147,7 +147,7 @@ export class Broker {
       case "commitOffset": {
         const t = this.topics.get(msg.topicId);
         if (!t) return error("Topic not found");
-        await this.offsets.commit(t.meta.id, msg.consumerId, msg.offset);
+        await this.writes.commitOffset(t, msg.consumerId, msg.offset);
         return encodeMessage({ type: "commitAck", consumerId: msg.consumerId, committedOffset: msg.offset });
       }
     }

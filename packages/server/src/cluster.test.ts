@@ -252,6 +252,18 @@ describe("three-node cluster (in process, real sockets)", () => {
     for (const n of nodes) await waitFor(`node ${n.id} to hold every record`, async () => ((await readAll(n, topic)).length === payloads.length ? true : null));
     for (const n of nodes) expect(await readAll(n, topic)).toEqual(payloads);
 
+    // A consumer's committed offset is replicated: a subscribe on any node resumes there.
+    const lc = await client(await leaderOf(nodes));
+    expect(await lc.request({ type: "commitOffset", topicId: topic, consumerId: 42n, offset: 123n })).toEqual({ type: "commitAck", consumerId: 42n, committedOffset: 123n });
+    for (const n of nodes) {
+      await waitFor(`node ${n.id} to resume consumer 42 at 123`, async () => {
+        const c = await client(n);
+        const r = await c.request({ type: "subscribe", topicId: topic, startOffset: 0n, maxBatchBytes: 1024, consumerId: 42n });
+        c.close();
+        return r.type === "subscribeAck" && r.startOffset === 123n ? true : null;
+      });
+    }
+
     const leader = await leaderOf(nodes);
     const st = await status(leader);
     expect(st.raft!.role).toBe("leader");

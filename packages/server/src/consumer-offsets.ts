@@ -5,7 +5,7 @@ import { LanceError, writeFileAtomic } from "@lance/segment-format";
 /**
  * Offsets committed with CommitOffset, kept in `{data}/consumer-offsets.json` (upstream kept
  * them in memory only, so they vanished on restart). Written atomically on every commit.
- * Node-local: a commit is not replicated; a node gets the leader's file with a snapshot.
+ * In a cluster a commit is a Raft entry, applied (and written) on every node.
  */
 export class ConsumerOffsets {
   readonly path: string;
@@ -34,7 +34,7 @@ export class ConsumerOffsets {
     return v === undefined ? null : BigInt(v);
   }
 
-  async commit(topicId: number, consumerId: bigint, offset: bigint): Promise<void> {
+  commit(topicId: number, consumerId: bigint, offset: bigint): void {
     this.offsets.set(`${topicId}/${consumerId}`, offset.toString());
     this.save();
   }

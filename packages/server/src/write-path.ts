@@ -110,6 +110,11 @@ export class WritePath {
     unwrap(await this.propose({ kind: "setRetention", topicId: topic.meta.id, retention }, "applied", 0));
   }
 
+  /** A consumer's committed offset, the same on every node. */
+  async commitOffset(topic: Topic, consumerId: bigint, offset: bigint): Promise<void> {
+    unwrap(await this.propose({ kind: "commitOffset", topicId: topic.meta.id, consumerId: consumerId.toString(), offset: offset.toString() }, "applied", 0));
+  }
+
   /** Resolves once every write accepted so far is answered, or after `timeoutMs`. */
   async drain(timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;

@@ -11,7 +11,9 @@ export type Command =
   | { kind: "ingest"; entry: IngestEntry }
   | { kind: "createTopic"; name: string; id: number; createdAt: number; retention: { maxAgeSecs: number; maxBytes: number } | null }
   | { kind: "deleteTopic"; topicId: number }
-  | { kind: "setRetention"; topicId: number; retention: { maxAgeSecs: number; maxBytes: number } };
+  | { kind: "setRetention"; topicId: number; retention: { maxAgeSecs: number; maxBytes: number } }
+  /** CommitOffset; u64 values as decimal strings (JSON has no 64-bit integers). */
+  | { kind: "commitOffset"; topicId: number; consumerId: string; offset: string };
 
 const KIND_INGEST = 1;
 const KIND_JSON = 2;
@@ -44,7 +46,7 @@ export function decodeCommand(data: Uint8Array, index: number): Command {
       throw new LanceError("LNC_BAD_ENTRY", `Raft entry ${index} holds an unreadable topic command`, { cause: err });
     }
     const k = (c as { kind?: unknown }).kind;
-    if (k === "createTopic" || k === "deleteTopic" || k === "setRetention") return c as Command;
+    if (k === "createTopic" || k === "deleteTopic" || k === "setRetention" || k === "commitOffset") return c as Command;
     throw new LanceError("LNC_BAD_ENTRY", `Raft entry ${index} holds an unknown topic command ${JSON.stringify(k)}`);
   }
   throw new LanceError("LNC_BAD_ENTRY", `Raft entry ${index} has unknown command kind ${kind}`);

@@ -99,6 +99,11 @@ export class StateMachine {
         if (!t) return { kind: "error", message: `Configuration error: Topic ${c.topicId} not found` };
         return this.deleteTopic(t);
       }
+      case "commitOffset": {
+        if (!this.topics.get(c.topicId)) return { kind: "error", message: "Topic not found" };
+        this.offsets.commit(c.topicId, BigInt(c.consumerId), BigInt(c.offset));
+        return { kind: "ok" };
+      }
       case "setRetention": {
         const t = this.topics.get(c.topicId);
         if (!t) return { kind: "error", message: `Configuration error: Topic ${c.topicId} not found` };
