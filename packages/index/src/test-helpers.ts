@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync } from "node:fs";
+import { afterAll } from "vitest";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeTopicMetadata } from "@lance/segment-format";
@@ -6,9 +7,15 @@ import { TopicWriter, type TopicWriterOptions } from "./topic-writer.js";
 
 export const T0 = 1_700_000_000_000_000_000n;
 
+const created: string[] = [];
+afterAll(() => {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 /** A data dir with one topic written through TopicWriter: `batches` batches of `records` each. */
 export function makeTopic(opts: { batches: number; payloadBytes?: number; records?: number; writer?: TopicWriterOptions; topic?: string }) {
   const dataDir = mkdtempSync(join(tmpdir(), "lance-index-"));
+  created.push(dataDir);
   const topic = opts.topic ?? "orders";
   const dir = join(dataDir, "segments", topic);
   mkdirSync(dir, { recursive: true });

@@ -1,4 +1,5 @@
-import { mkdtempSync } from "node:fs";
+import { afterAll } from "vitest";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeBatch, encodeSegmentHeader, type BatchInput } from "./format.js";
@@ -27,6 +28,14 @@ export function sampleBatches(n: number, payloadSize = 20): BatchInput[] {
   }));
 }
 
+const created: string[] = [];
+// The temp dirs of a test file go when it is done (WAL files are preallocated: they add up).
+afterAll(() => {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "lance-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  created.push(d);
+  return d;
 }

@@ -1,10 +1,19 @@
-import { mkdtempSync, readdirSync } from "node:fs";
+import { afterAll } from "vitest";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { WalEntry } from "./types.js";
 
+const created: string[] = [];
+// The temp dirs of a test file go when it is done (WAL files are preallocated: they add up).
+afterAll(() => {
+  for (const d of created.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
 export function tempDir(prefix = "lance-wal-test-"): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  created.push(d);
+  return d;
 }
 
 /** Deterministic payload for entry `index` (so a reader can check content without keeping it). */
