@@ -2,12 +2,18 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createServer as createTcpServer, type Server as TcpServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from "node:tls";
-import { encodeMessage } from "@lance/protocol";
 import type { Server as HttpServer } from "node:http";
+import { TopicWriter } from "@lance/index";
+import { encodeMessage, type ClusterStatus, type RaftStatus } from "@lance/protocol";
 import { walDir } from "@lance/segment-format";
 import { Wal, type WalLogEvent } from "@lance/wal";
 import { TokenAuth } from "./auth.js";
 import { Broker } from "./broker.js";
+import { Replica } from "./cluster/replica.js";
+import { ReplicaLog } from "./cluster/replica-log.js";
+import { finishSnapshotInstall, swapInSnapshot } from "./cluster/snapshot.js";
+import { StateMachine } from "./cluster/state-machine.js";
+import { Transport } from "./cluster/transport.js";
 import { resolveConfig, votersOf, type HostPort, type ServerConfig, type ServerConfigInput } from "./config.js";
 import { Connection } from "./connection.js";
 import { ConsumerOffsets } from "./consumer-offsets.js";
@@ -18,13 +24,6 @@ import { TLS_HANDSHAKE_RECORD, loadTlsMaterial, peerCommonName } from "./tls.js"
 import { ConnectionLimiter } from "./limits.js";
 import { TopicRegistry } from "./topic-registry.js";
 import { WritePath } from "./write-path.js";
-import { TopicWriter } from "@lance/index";
-import type { ClusterStatus, RaftStatus } from "@lance/protocol";
-import { Replica } from "./cluster/replica.js";
-import { ReplicaLog } from "./cluster/replica-log.js";
-import { finishSnapshotInstall, swapInSnapshot } from "./cluster/snapshot.js";
-import { StateMachine } from "./cluster/state-machine.js";
-import { Transport } from "./cluster/transport.js";
 
 export interface LanceServer {
   readonly config: ServerConfig;
