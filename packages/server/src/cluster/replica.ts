@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { RawNode, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "@lance/raft";
+import { RawNode, isRaftError, type Entry, type Message, type NodeId, type Ready, type SnapshotMeta, type Status } from "@lance/raft";
 import { LanceError } from "@lance/segment-format";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics.js";
@@ -180,7 +180,15 @@ export class Replica {
     if (this.failure) return Promise.reject(this.failure);
     const data = encodeCommand(cmd);
     if (this.queued.length === 0 && (this.unpersistedBytes === 0 || this.unpersistedBytes + data.byteLength <= MAX_UNPERSISTED_BYTES)) {
-      const { index, term } = this.raft.propose(data);
+      let proposed: { index: number; term: number };
+      try {
+        proposed = this.raft.propose(data);
+      } catch (err) {
+        // Leadership moved (or is being handed over) since the caller checked: retryable.
+        if (isRaftError(err)) throw new LanceError("LNC_WRITE_REFUSED", `FORWARD_FAILED: ${err.message}; retry`, { cause: err });
+        throw err;
+      }
+      const { index, term } = proposed;
       this.unpersistedBytes += data.byteLength;
       return new Promise<ApplyResult>((resolve, reject) => {
         this.wait(index, { term, ack, bytes, since: this.ticks, resolve, reject });
