@@ -120,7 +120,7 @@ export class Replica {
     this.log.setSnapshotProvider({ capture: (i, t) => this.sm.capture(i, t), applied: () => this.sm.applied });
     this.rejoining = this.node.status().rejoining;
     if (this.rejoining && this.cfg.voters.length > 1) {
-      this.logger.info({ node: this.cfg.nodeId }, "empty disk: rejoining the cluster (no vote until a peer confirms the cluster's state; the data arrives from the leader)");
+      this.logger.info({ node: this.cfg.nodeId }, "empty disk: rejoining the cluster (no vote until every peer has answered and the log is caught up; the data arrives from the leader)");
     }
     if (this.cfg.voters.length === 1) this.node.campaign();
     this.timer = setInterval(() => this.tick(), this.cfg.tickMs);
