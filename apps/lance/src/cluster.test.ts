@@ -93,6 +93,8 @@ describe.sequential("lance cluster (3 processes, loopback)", () => {
         `(-> survivor status names a new leader): ${statusTimes.map((t) => t.toFixed(0)).join(", ")} ms, median ${median(statusTimes).toFixed(0)} ms`,
     );
     await load.stop();
+    // Followers learn the last commit with the leader's next message: read once all applied it.
+    await c.waitCaughtUp();
     const { result, problems } = await load.check();
     report("failover", result, load);
     expect(problems, JSON.stringify({ ...result, errors: load.errors.slice(0, 5) })).toEqual([]);

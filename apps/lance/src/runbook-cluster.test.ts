@@ -90,6 +90,7 @@ describe("runbook 5 node failure recovery", () => {
     expect(st.out).toContain("under-replicated: 2 of 3 nodes reachable");
     // 4. The majority elected on its own: writes go on.
     const load = await produceSome(c, topic, 50);
+    await c.waitCaughtUp();
     await expectClean(load, healthy.address);
     await c.startNode(old);
     const back = await waitFor("a healthy cluster", async () => {
@@ -283,6 +284,7 @@ describe("runbook 6 cluster recovery", () => {
     await expectClean(history, c.node(3).address);
     // And the cluster takes writes again.
     const more = await produceSome(c, imported, 20);
+    await c.waitCaughtUp();
     await expectClean(more, c.node(2).address);
   });
 });
