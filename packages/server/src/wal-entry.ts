@@ -1,13 +1,12 @@
 import { LanceError } from "@lance/segment-format";
 
 /**
- * The WAL payload of one ingest (entry type INGEST): where it goes and which offsets it takes,
- * so that replay after a crash is idempotent by offset.
+ * The body of an ingest command (cluster/commands.ts): where it goes and which offsets it
+ * takes, so that applying it again after a restart is idempotent by offset.
  *
  *   0 u32 topic id | 4 u64 base offset | 12 u32 record count | 16 u64 timestamp ns
  *   24 u16 flags   | 26 payload
  */
-export const ENTRY_INGEST = 1;
 const HEADER = 26;
 
 export interface IngestEntry {
