@@ -6,7 +6,7 @@ import pino from "pino";
 import type { ClientMessage, LwpMessage } from "@lance/protocol";
 import { makeTestCerts, opensslMissing } from "@lance/test-support";
 import { createServer, type LanceServer } from "./server.js";
-import { RawClient } from "./test-client.js";
+import { RawClient, capturingLogger } from "./test-client.js";
 import type { ServerConfigInput } from "./config.js";
 import { isSecurityError } from "./errors.js";
 import { AccessControl, type AclRule } from "./access.js";
@@ -20,11 +20,6 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(line) }) as never;
-  return { logger, lines };
-}
 
 async function start(input: Omit<ServerConfigInput, "dataDir">, logger: never = pino({ level: "silent" }) as never) {
   const s = createServer({ dataDir: mkdtempSync(join(tmpdir(), "lance-acl-")), listen: { host: "127.0.0.1", port: 0 }, logger, ...input });

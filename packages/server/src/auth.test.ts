@@ -5,7 +5,7 @@ import { join } from "node:path";
 import pino from "pino";
 import type { ClientMessage } from "@lance/protocol";
 import { createServer, type LanceServer } from "./server.js";
-import { RawClient } from "./test-client.js";
+import { RawClient, capturingLogger } from "./test-client.js";
 import type { ServerConfigInput } from "./config.js";
 import { isSecurityError } from "./errors.js";
 
@@ -17,12 +17,6 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.stop();
 });
 
-/** A logger that keeps every line, to prove what is (and is not) logged. */
-function capturingLogger() {
-  const lines: string[] = [];
-  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(line) }) as never;
-  return { logger, lines };
-}
 
 async function start(auth: ServerConfigInput["auth"], logger: never = pino({ level: "silent" }) as never) {
   const s = createServer({ dataDir: mkdtempSync(join(tmpdir(), "lance-auth-")), listen: { host: "127.0.0.1", port: 0 }, logger, auth });

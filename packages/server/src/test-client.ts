@@ -1,6 +1,7 @@
 import { connect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsOptions } from "node:tls";
 import { FrameDecoder, decodeMessage, encodeMessage, type ClientMessage, type LwpMessage } from "@lance/protocol";
+import pino from "pino";
 
 /** A bare LWP client for tests: send requests (pipelined), receive replies in order. */
 export class RawClient {
@@ -62,4 +63,11 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A logger that keeps every line, to prove what is (and is not) logged. */
+export function capturingLogger() {
+  const lines: string[] = [];
+  const logger = pino({ level: "debug" }, { write: (line: string) => void lines.push(line) }) as never;
+  return { logger, lines };
 }
